@@ -1,0 +1,224 @@
+"""Handover rules: roster eligibility, late penalty, 每日交房日报表 on a hand-made roster, +3 and +15."""
+import datetime
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from rules import handover as h
+
+D = datetime.date
+T = datetime.datetime
+D1, D2, D3, D4 = D(2027, 3, 1), D(2027, 3, 2), D(2027, 3, 3), D(2027, 3, 4)
+
+
+# --------------------------------------------------------------------------- eligibility
+
+@pytest.mark.parametrize('has_contract, signed, cancelled, paid, expected', [
+    (True, True, False, True, (True, '')),
+    (False, False, False, False, (False, '未签约')),
+    (True, False, False, True, (False, '未签约')),
+    (True, True, True, True, (False, '合同作废')),
+    (True, True, False, False, (False, '房款未结清')),
+    (True, True, True, False, (False, '合同作废；房款未结清')),
+])
+def test_roster_eligibility_for_each_reason(has_contract, signed, cancelled, paid, expected):
+    assert h.roster_eligibility(has_contract, signed, cancelled, paid) == expected
+
+
+def test_roster_and_phone_due_dates():
+    assert h.roster_due_on(D(2028, 3, 10)) == D(2028, 2, 29)
+    assert h.phone_due_on(D(2028, 3, 1)) == D(2028, 2, 27)
+    assert h.roster_due_on(None) is None
+
+
+# --------------------------------------------------------------------------- late penalty
+
+def test_late_penalty_known_case():
+    # Agreed 31 Jan 2027; the project offered handover on 1 March; the owner took the keys on 3 March.
+    days = h.late_days(D(2027, 1, 31), offered_on=D(2027, 3, 1), handed_on=D(2027, 3, 3))
+    assert days == 29                          # February 2027 has 28 days
+    assert h.late_penalty(Decimal('1234567.00'), Decimal('0.0001'), days) == Decimal('3580.24')
+
+
+def test_late_days_zero_when_delivered_on_the_agreed_day_or_earlier():
+    assert h.late_days(D(2027, 3, 1), offered_on=D(2027, 3, 1)) == 0
+    assert h.late_days(D(2027, 3, 1), offered_on=D(2027, 2, 20)) == 0
+
+
+def test_late_days_over_a_leap_day():
+    assert h.late_days(D(2028, 2, 28), handed_on=D(2028, 3, 1)) == 2
+
+
+def test_late_days_run_to_today_until_the_unit_is_offered():
+    assert h.late_days(D(2027, 1, 31), as_of=D(2027, 2, 10)) == 10
+    assert h.late_days(D(2027, 1, 31)) == 0
+    assert h.late_days(None, handed_on=D(2027, 3, 3)) == 0
+
+
+def test_owner_coming_late_does_not_make_the_seller_late():
+    assert h.late_days(D(2027, 3, 1), offered_on=D(2027, 3, 1), handed_on=D(2027, 4, 1)) == 0
+
+
+def test_late_penalty_rounds_half_up_to_the_cent():
+    assert h.late_penalty(Decimal('1000050'), Decimal('0.0001'), 1) == Decimal('100.01')
+    assert h.late_penalty(1000000, 0.0001, 31) == Decimal('3100.00')
+    assert h.late_penalty(Decimal('1000000'), None, 31) == Decimal('0.00')
+    assert h.late_penalty(Decimal('1000000'), Decimal('0.0001'), 0) == Decimal('0.00')
+
+
+# --------------------------------------------------------------------------- the hand-made roster
+
+def entry(label, eligible=True, reason='', appointment_on=None, arrived_at=None, status='待交付',
+          keys_handed_on=None, refused_on=None, refusal_reason=None, issues_found=0, **kw):
+    values = dict(unit_label=label, eligible=eligible, ineligible_reason=reason,
+                  appointment_on=appointment_on, arrived_at=arrived_at, status=status,
+                  keys_handed_on=keys_handed_on, refused_on=refused_on, refusal_reason=refusal_reason,
+                  issues_found=issues_found, notice_mailed_on=None, notice_confirmed=False,
+                  phoned_on=None, demand_letter_sent_on=None, late_days=0, late_penalty=None)
+    values.update(kw)
+    return SimpleNamespace(**values)
+
+
+def roster():
+    return [
+        entry('1-101', appointment_on=D1, arrived_at=T(2027, 3, 1, 9), status='已交付', keys_handed_on=D1,
+              issues_found=3, notice_mailed_on=D(2027, 2, 19), notice_confirmed=True, phoned_on=D(2027, 2, 26)),
+        entry('1-102', appointment_on=D1, arrived_at=T(2027, 3, 1, 9, 30), status='已交付', keys_handed_on=D1,
+              notice_mailed_on=D(2027, 2, 19), phoned_on=D(2027, 2, 26)),
+        entry('1-103', appointment_on=D1, arrived_at=T(2027, 3, 1, 10), status='已交付', keys_handed_on=D1,
+              issues_found=5, notice_mailed_on=D(2027, 2, 19)),
+        # refused on site: the refusal day comes from the arrival time
+        entry('1-104', appointment_on=D1, arrived_at=T(2027, 3, 1, 10, 30), status='拒收',
+              refusal_reason='卫生间渗水', issues_found=2, notice_mailed_on=D(2027, 2, 20)),
+        entry('1-105', appointment_on=D1, status='未到场', notice_mailed_on=D(2027, 2, 20),
+              demand_letter_sent_on=D(2027, 3, 3)),
+        entry('1-106', appointment_on=D2, arrived_at=T(2027, 3, 2, 9), status='已交付', keys_handed_on=D2,
+              issues_found=2),
+        entry('2-201', appointment_on=D2, arrived_at=T(2027, 3, 2, 9, 15), status='已交付', keys_handed_on=D2,
+              issues_found=4),
+        # inspected on day 2, keys on day 3: counted as handed over on day 3 only
+        entry('2-202', appointment_on=D2, arrived_at=T(2027, 3, 2, 14), status='已交付', keys_handed_on=D3,
+              issues_found=1),
+        entry('2-203', appointment_on=D2, arrived_at=T(2027, 3, 2, 15), status='拒收', refused_on=D2,
+              refusal_reason='面积差异'),
+        entry('2-204', appointment_on=D2, status='未到场'),
+        entry('2-205', appointment_on=D3, arrived_at=T(2027, 3, 3, 9), status='已交付', keys_handed_on=D3,
+              issues_found=6),
+        entry('2-206', appointment_on=D3),                      # booked, did not come, status not yet updated
+        entry('3-301', appointment_on=D3, arrived_at=T(2027, 3, 3, 11), status='拒收', refused_on=D3),
+        entry('3-302', appointment_on=D4),
+        entry('3-303'),
+        entry('3-304', status='延期', late_days=12, late_penalty=Decimal('1440.00')),
+        entry('3-305', eligible=False, reason='房款未结清'),
+        entry('3-306', eligible=False, reason='合同作废'),
+        entry('3-307', eligible=False, reason='未签约'),
+        # arrived on day 1, took the keys on day 2
+        entry('3-308', appointment_on=D1, arrived_at=T(2027, 3, 1, 16), status='已交付', keys_handed_on=D2,
+              issues_found=2, late_days=3, late_penalty=Decimal('360.00')),
+    ]
+
+
+def test_roster_has_twenty_units():
+    assert len(roster()) == 20
+
+
+def test_daily_report_day_one_number_by_number():
+    f = h.daily_figures(roster(), D1)
+    assert f.roster_total == 20
+    assert f.units_due == 17
+    assert f.ineligible == 3
+    assert f.appointed_today == 6          # 101–105 and 308
+    assert f.arrived_today == 5            # 101–104 and 308
+    assert f.handed_today == 3             # 101, 102, 103
+    assert f.handed_total == 3
+    assert f.completion_ratio == pytest.approx(3 / 17)
+    assert f.issues_today == 8
+    assert f.issues_per_unit_today == pytest.approx(8 / 3)
+    assert f.refused_today == 1            # 104
+    assert f.refused_total == 1
+    assert f.absent_today == 1             # 105
+    assert f.absent_total == 1
+    assert f.remaining == 14
+
+
+def test_daily_report_day_two_number_by_number():
+    f = h.daily_figures(roster(), D2)
+    assert f.appointed_today == 5          # 106, 201–204
+    assert f.arrived_today == 4            # 106, 201, 202, 203
+    assert f.handed_today == 3             # 106, 201, 308 — not 202 (keys on day 3)
+    assert [r.unit_label for r in f.handed_today_rows] == ['1-106', '2-201', '3-308']
+    assert f.handed_total == 6
+    assert f.completion_ratio == pytest.approx(6 / 17)
+    assert f.issues_today == 8             # 2 + 4 + 2
+    assert f.issues_total == 16
+    assert f.issues_per_unit_total == pytest.approx(16 / 6)
+    assert f.refused_today == 1            # 203
+    assert f.refused_total == 2            # 104, 203
+    assert f.absent_today == 1             # 204
+    assert f.absent_total == 2             # 105, 204
+    assert f.remaining == 11
+
+
+def test_daily_report_day_three_number_by_number():
+    f = h.daily_figures(roster(), D3)
+    assert f.appointed_today == 3
+    assert f.arrived_today == 2
+    assert f.handed_today == 2             # 202, 205
+    assert f.issues_per_unit_today == pytest.approx(3.5)
+    assert f.handed_total == 8
+    assert f.completion_ratio == pytest.approx(8 / 17)
+    assert f.issues_per_unit_total == pytest.approx(23 / 8)
+    assert f.refused_today == 1 and f.refused_total == 3
+    assert f.absent_today == 1             # 206 (status still 待交付: the dates decide)
+    assert f.absent_total == 3             # 105, 204, 206
+    assert [r.unit_label for r in f.absent_today_rows] == ['2-206']
+
+
+def test_daily_report_before_handover_is_all_zero_and_divides_safely():
+    f = h.daily_figures(roster(), D(2027, 2, 28))
+    assert (f.handed_total, f.refused_total, f.absent_total) == (0, 0, 0)
+    assert f.completion_ratio == 0.0 and f.issues_per_unit_today == 0.0
+    assert h.daily_figures([], D1).completion_ratio == 0.0
+
+
+def test_daily_report_as_rows_in_order():
+    rows = h.daily_figures(roster(), D2).as_rows()
+    labels = [label for label, _, _ in rows]
+    assert labels[:2] == ['名单户数', '应交付户数']
+    assert dict((label, value) for label, value, _ in rows)['当日交付户数'] == 3
+
+
+def test_handover_days():
+    assert h.handover_days(roster()) == [D1, D2, D3, D4]
+
+
+# --------------------------------------------------------------------------- +3 and +15
+
+def test_units_not_taken_three_days_after():
+    left = h.not_taken(roster(), D3)
+    labels = [r.unit_label for r in left]
+    assert labels == ['1-104', '1-105', '2-203', '2-204', '2-206', '3-301', '3-302', '3-303', '3-304',
+                      '3-305', '3-306', '3-307']
+    reasons = {r.unit_label: h.not_taken_reason(r, D3) for r in left}
+    assert reasons['1-104'] == '拒收：卫生间渗水'
+    assert reasons['3-301'] == '拒收：未填原因'
+    assert reasons['1-105'] == '未到场'
+    assert reasons['3-302'] == '待交付'
+    assert reasons['3-304'] == '延期'
+    assert reasons['3-305'] == '不符合交楼资格：房款未结清'
+
+
+def test_summary_statistics_fifteen_days_after():
+    s = h.summary_statistics(roster(), D(2027, 3, 16))
+    assert s.by_day == [(D1, 3, 3, pytest.approx(3 / 17)), (D2, 3, 6, pytest.approx(6 / 17)),
+                        (D3, 2, 8, pytest.approx(8 / 17))]
+    assert s.daily.handed_total == 8
+    assert s.daily.refused_total == 3
+    assert s.daily.absent_total == 4      # 105, 204, 206, and 302 (booked 4 March, never came)
+    assert dict(s.ineligible_reasons) == {'房款未结清': 1, '合同作废': 1, '未签约': 1}
+    assert dict(s.refusal_reasons) == {'卫生间渗水': 1, '面积差异': 1, '未填原因': 1}
+    assert s.notices_mailed == 5 and s.notices_confirmed == 1 and s.phoned == 2
+    assert s.demand_letters == 1
+    assert s.late_units == 2 and s.late_penalty_total == Decimal('1800.00')
+    assert (s.first_day, s.last_day) == (D1, D4)
