@@ -513,7 +513,7 @@ def floor_plan_check_problems(matches_dm, discrepancy, structure_progress_percen
 
 COMPLAINT_RISKS = ('高', '中', '低')
 NOTICE_METHODS = ('函件', '短信', '公告', '面谈')
-CHANGE_STATUSES = ('待评估', '待告知', '告知中', '已完成', '无需告知')
+CHANGE_STATUSES = ('开盘前变更', '待告知部门', '无需告知业主', '待告知业主', '告知中', '已告知业主')
 NOTICE_PARTIES = (('cs_notified_on', '客户关系部'), ('sales_notified_on', '销售部'),
                   ('legal_notified_on', '法务'))
 
@@ -543,6 +543,23 @@ def owners_still_to_tell(customer_notice_required, owners_to_notify, owners_noti
     if not customer_notice_required:
         return 0
     return max(0, (owners_to_notify or 0) - (owners_notified or 0))
+
+
+def design_change_status(after_launch, pending_departments, customer_notice_required,
+                         letters_sent_on, owners_left, owners_notified):
+    """Where a change stands, in the order the manual handles it: issued → told to CS, sales and
+    legal → CS and legal decide whether owners must be told → letters sent → every owner told."""
+    if not after_launch:
+        return '开盘前变更'
+    if pending_departments:
+        return '待告知部门'
+    if not customer_notice_required:
+        return '无需告知业主'
+    if letters_sent_on is None and not owners_notified:
+        return '待告知业主'
+    if owners_left:
+        return '告知中'
+    return '已告知业主'
 
 
 def change_untold_to_owners(letters_sent_on, owners_to_notify, owners_notified):

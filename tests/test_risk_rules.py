@@ -438,3 +438,15 @@ def test_quarter_labels():
     assert risk.parse_quarter('2024年第3季度') == (2024, 3)
     assert risk.parse_quarter('2024-q4') == (2024, 4)
     assert risk.parse_quarter('2024Q5') is None
+
+
+@pytest.mark.parametrize('args, expected', [
+    ((False, [], False, None, 0, 0), '开盘前变更'),
+    ((True, ['法务'], True, None, 30, 0), '待告知部门'),
+    ((True, [], False, None, 0, 0), '无需告知业主'),
+    ((True, [], True, None, 30, 0), '待告知业主'),
+    ((True, [], True, date(2025, 4, 1), 10, 20), '告知中'),
+    ((True, [], True, date(2025, 4, 1), 0, 30), '已告知业主'),
+])
+def test_design_change_status_follows_the_notices(args, expected):
+    assert risk.design_change_status(*args) == expected
