@@ -1,0 +1,378 @@
+"""Builds the admin: one RegisterView per register, derived from its declaration, plus the
+change log, the recycle bin and user management."""
+import importlib
+import json
+import pkgutil
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import Admin, AdminIndexView, BaseView, expose
+from flask_admin.contrib.peewee import ModelView
+from flask_admin.contrib.peewee import filters as pf
+from flask_admin.menu import MenuLink
+from flask_admin.theme import Bootstrap4Theme
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from models.base import ROLE_LABELS, ChangeLog, ExportLog, RuleError, User, all_registers, now
+from views.base import TYPE_FORMATTERS, RegisterView, scope_query
+
+
+class HomeIndexView(AdminIndexView):
+    """/admin/ itself leads to the dashboard."""
+
+    @expose('/')
+    def index(self):
+        return redirect(url_for('home.index'))
+
+
+class ReadOnlyLogView(ModelView):
+    """Shared base of the log lists: nobody edits or deletes through the portal."""
+    form_base_class = FlaskForm
+    can_create = can_edit = can_delete = False
+    can_view_details = True
+    can_set_page_size = True
+    page_size = 50
+    export_types = ['xlsx']
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = TYPE_FORMATTERS
+    list_template = 'register/log_list.html'
+
+    @property
+    def can_export(self):
+        return current_user.is_authenticated and current_user.can('export')
+
+    def is_accessible(self):
+        return current_user.is_authenticated and current_user.can('history')
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for('auth.login', next=request.url))
+        abort(403)
+
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is not None:
+            return response
+        if request.method == 'POST':
+            abort(403)
+
+    def get_query(self):
+        query = self.model.select()
+        ids = current_user.project_ids
+        if ids is not None:
+            query = query.where(self.model.project_id.in_(ids or [0]))
+        return query
+
+    def get_count_query(self):
+        return self.get_query()
+
+    def get_one(self, id):
+        try:
+            pk = int(id)
+        except (TypeError, ValueError):
+            abort(404)
+        row = self.get_query().where(self.model.id == pk).first()
+        if row is None:
+            abort(404)
+        return row
+
+    @expose('/export/<export_type>/')
+    def export(self, export_type):
+        from views import excel
+        return excel.export_log(self)
+
+
+def _table_options():
+    return [(m._meta.table_name, getattr(m._meta, 'verbose_name', m._meta.table_name))
+            for m in all_registers()] + [('app_user', '用户')]
+
+
+class ChangeLogView(ReadOnlyLogView):
+    """变更记录: auditors and admins read every project; supervisors and clerks their own."""
+    column_list = ('at', 'username', 'table_name', 'row_id', 'action', 'changes')
+    column_labels = {'at': '时间', 'username': '操作人', 'table_name': '台账', 'row_id': '记录ID',
+                     'action': '操作', 'changes': '变更内容', 'before': '修改前', 'after': '修改后',
+                     'project_id': '项目ID', 'user_id': '用户ID'}
+    column_default_sort = [('at', True), ('id', True)]
+    column_sortable_list = ('at', 'username', 'table_name', 'row_id', 'action')
+    column_searchable_list = ('username', 'table_name')
+    column_export_list = ('at', 'username', 'table_name', 'row_id', 'action', 'before', 'after')
+    column_details_list = ('at', 'username', 'table_name', 'row_id', 'project_id', 'action',
+                           'before', 'after')
+
+    def __init__(self, **kwargs):
+        self.column_filters = [
+            pf.FilterEqual(ChangeLog.table_name, '台账', options=_table_options),
+            pf.FilterEqual(ChangeLog.action, '操作', options=ChangeLog.ACTIONS),
+            pf.FilterLike(ChangeLog.username, '操作人'),
+            pf.DateTimeBetweenFilter(ChangeLog.at, '时间'),
+            pf.IntEqualFilter(ChangeLog.row_id, '记录ID'),
+            pf.IntEqualFilter(ChangeLog.project_id, '项目ID'),
+        ]
+        self.column_formatters = {
+            'changes': lambda v, c, m, n: describe_change(m),
+            'table_name': lambda v, c, m, n: dict(_table_options()).get(m.table_name, m.table_name),
+            'action': lambda v, c, m, n: dict(ChangeLog.ACTIONS).get(m.action, m.action),
+        }
+        super().__init__(ChangeLog, name='变更记录', category='审计', endpoint='change_log',
+                         url='/admin/change_log', **kwargs)
+
+
+def describe_change(entry):
+    before = json.loads(entry.before or '{}')
+    after = json.loads(entry.after or '{}')
+    if entry.action == 'create':
+        return '新增'
+    if entry.action in ('delete', 'purge', 'restore'):
+        return dict(ChangeLog.ACTIONS)[entry.action]
+    parts = ['%s: %s → %s' % (k, before.get(k), after.get(k)) for k in entry.changed_fields]
+    return '；'.join(parts)[:300]
+
+
+class ExportLogView(ReadOnlyLogView):
+    column_list = ('at', 'username', 'table_name', 'row_count', 'filters', 'unmasked_personal_data')
+    column_labels = {'at': '时间', 'username': '导出人', 'table_name': '台账', 'row_count': '行数',
+                     'filters': '筛选条件', 'unmasked_personal_data': '含未遮蔽个人信息'}
+    column_default_sort = [('at', True)]
+    column_sortable_list = ('at', 'username', 'table_name', 'row_count')
+
+    def __init__(self, **kwargs):
+        self.column_filters = [pf.FilterLike(ExportLog.username, '导出人'),
+                               pf.FilterEqual(ExportLog.table_name, '台账', options=_table_options),
+                               pf.DateTimeBetweenFilter(ExportLog.at, '时间'),
+                               pf.BooleanEqualFilter(ExportLog.unmasked_personal_data, '含未遮蔽个人信息')]
+        super().__init__(ExportLog, name='导出记录', category='审计', endpoint='export_log',
+                         url='/admin/export_log', **kwargs)
+
+    def get_query(self):
+        if not current_user.can('all_projects'):
+            return self.model.select().where(self.model.user_id == current_user.id)
+        return self.model.select()
+
+
+class RecycleBinView(BaseView):
+    """回收站: deleted rows of every register; supervisors restore, admins purge."""
+
+    def is_accessible(self):
+        return current_user.is_authenticated and current_user.can('restore')
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for('auth.login', next=request.url))
+        abort(403)
+
+    def _models(self):
+        return {m._meta.table_name: m for m in all_registers()}
+
+    def _deleted(self, model):
+        query = model.select().where(model.deleted_at.is_null(False))
+        ids = current_user.project_ids
+        if ids is not None:
+            if model._meta.table_name == 'project':
+                query = query.where(model.id.in_(ids or [0]))
+            elif 'project' in model._meta.fields:
+                query = query.where(model.project.in_(ids or [0]))
+            else:
+                return query.where(model.deleted_by == current_user.id)
+        return query
+
+    @expose('/')
+    def index(self):
+        groups = []
+        for table, model in self._models().items():
+            rows = list(self._deleted(model).order_by(model.deleted_at.desc()).limit(200))
+            if rows:
+                groups.append((table, getattr(model._meta, 'verbose_name', table), rows))
+        users = {u.id: u.display_name for u in User.select(User.id, User.display_name)}
+        return self.render('register/recycle.html', groups=groups, users=users)
+
+    def _row(self, table, row_id):
+        model = self._models().get(table)
+        if model is None:
+            abort(404)
+        row = self._deleted(model).where(model.id == row_id).first()
+        if row is None:
+            abort(404)
+        return row
+
+    @expose('/restore/<table>/<int:row_id>', methods=('POST',))
+    def restore(self, table, row_id):
+        self._row(table, row_id).restore_logged(current_user._get_current_object())
+        flash('已恢复。', 'success')
+        return redirect(url_for('.index'))
+
+    @expose('/purge/<table>/<int:row_id>', methods=('POST',))
+    def purge(self, table, row_id):
+        if not current_user.can('purge'):
+            abort(403)
+        try:
+            self._row(table, row_id).purge_logged(current_user._get_current_object())
+            flash('已彻底删除；其变更记录仍保留。', 'success')
+        except RuleError as exc:
+            for _, message in exc.problems:
+                flash(message, 'error')
+        return redirect(url_for('.index'))
+
+
+class UserForm(FlaskForm):
+    username = StringField('用户名', validators=[
+        DataRequired(message='请输入用户名。'), Length(max=64),
+        Regexp(r'^[A-Za-z0-9_.-]+$', message='用户名只能包含字母、数字、下划线、点和横线。')])
+    display_name = StringField('姓名', validators=[DataRequired(message='请输入姓名。'),
+                                                 Length(max=64)])
+    role = SelectField('角色', choices=list(ROLE_LABELS.items()))
+    projects = SelectMultipleField('负责项目', coerce=int)
+    active = BooleanField('启用', default=True)
+    password = PasswordField('新密码（留空不修改）', validators=[Optional()])
+
+
+class UserAdminView(BaseView):
+    """用户管理 (admins only): create users, roles, projects, disable, reset passwords."""
+
+    def is_accessible(self):
+        return current_user.is_authenticated and current_user.can('manage_users')
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for('auth.login', next=request.url))
+        abort(403)
+
+    @expose('/')
+    def index(self):
+        from models.master import Project, UserProject
+        names = {p.id: p.name for p in Project.select(Project.id, Project.name)}
+        links = {}
+        for link in UserProject.select():
+            links.setdefault(link.user_id, []).append(names.get(link.project_id, '?'))
+        users = list(User.select().order_by(User.username))
+        return self.render('users/list.html', users=users, links=links, roles=ROLE_LABELS)
+
+    def _form(self, user=None):
+        from models.master import Project, UserProject
+        form = UserForm(obj=user) if request.method == 'GET' else UserForm()
+        form.projects.choices = [(p.id, p.name) for p in Project.live().order_by(Project.code)]
+        if request.method == 'GET' and user is not None:
+            form.projects.data = [l.project_id for l in
+                                  UserProject.select().where(UserProject.user == user.id)]
+        return form
+
+    @expose('/new', methods=('GET', 'POST'))
+    def create(self):
+        return self._edit(None)
+
+    @expose('/<int:user_id>', methods=('GET', 'POST'))
+    def edit(self, user_id):
+        user = User.get_or_none(User.id == user_id)
+        if user is None:
+            abort(404)
+        return self._edit(user)
+
+    def _edit(self, user):
+        from models.master import UserProject
+        from views.account import _public, password_problems, set_password
+        from views.auth import hash_password, new_session_token
+        from models.base import log_change, write_tx
+        form = self._form(user)
+        if request.method == 'POST' and form.validate():
+            clash = User.select().where(User.username == form.username.data.strip())
+            if user is not None:
+                clash = clash.where(User.id != user.id)
+            password = form.password.data or ''
+            problems = password_problems(password, form.username.data) if (password or user is None) else []
+            if clash.exists():
+                form.username.errors = list(form.username.errors) + ['该用户名已存在。']
+            elif problems:
+                form.password.errors = list(form.password.errors) + problems
+            else:
+                actor = current_user._get_current_object()
+                with write_tx():
+                    creating = user is None
+                    before = None if creating else _public(user)
+                    before_projects = [] if creating else sorted(
+                        l.project_id for l in UserProject.select().where(UserProject.user == user.id))
+                    if creating:
+                        user = User(password_hash=hash_password(password),
+                                    must_change_password=True, session_token=new_session_token(),
+                                    created_at=now())
+                    was_active = user.active
+                    user.username = form.username.data.strip()
+                    user.display_name = form.display_name.data.strip()
+                    user.role = form.role.data
+                    user.active = form.active.data
+                    if not creating and was_active and not user.active:
+                        user.session_token = new_session_token()    # a disabled user is out now
+                    user.save()
+                    UserProject.delete().where(UserProject.user == user.id).execute()
+                    for pid in sorted(set(form.projects.data or [])):
+                        UserProject.create(user=user.id, project=pid)
+                    after = dict(_public(user), projects=sorted(set(form.projects.data or [])))
+                    if before is not None:
+                        before['projects'] = before_projects
+                    log_change('app_user', user.id, 'create' if creating else 'update', before,
+                               after, actor)
+                    if password and not creating:
+                        set_password(user, password, actor, must_change=True)
+                flash('用户「%s」已保存。' % user.username, 'success')
+                return redirect(url_for('.index'))
+        return self.render('users/edit.html', form=form, user=user)
+
+
+def discover_view_modules():
+    """Import views/<stage>.py modules: their RegisterView subclasses and blueprints."""
+    import views
+    found = []
+    for info in pkgutil.iter_modules(views.__path__):
+        if info.name in ('base', 'registers'):
+            continue
+        found.append(importlib.import_module('views.%s' % info.name))
+    return found
+
+
+def _custom_views():
+    found = {}
+
+    def walk(cls):
+        for sub in cls.__subclasses__():
+            if getattr(sub, 'model_class', None) is not None:
+                found[sub.model_class] = sub
+            walk(sub)
+    walk(RegisterView)
+    return found
+
+
+CATEGORY_ORDER = ('基础数据', '风险控制', '交付前', '交付', '交付后', '业主沟通')
+
+
+def build_admin(app):
+    from views.security import csp_nonce
+    modules = discover_view_modules()
+    admin = Admin(app, name='客服台账', url='/admin', index_view=HomeIndexView(url='/admin'),
+                  theme=Bootstrap4Theme(base_template='portal_master.html', fluid=True),
+                  csp_nonce_generator=csp_nonce)
+    admin.add_link(MenuLink(name='首页', url='/'))
+    custom = _custom_views()
+    registers = sorted(all_registers(), key=lambda m: (
+        CATEGORY_ORDER.index(getattr(m._meta, 'stage', '基础数据'))
+        if getattr(m._meta, 'stage', None) in CATEGORY_ORDER else 99))
+    for model in registers:
+        view_class = custom.get(model, RegisterView)
+        admin.add_view(view_class(model))
+    admin.add_view(ChangeLogView())
+    admin.add_view(ExportLogView())
+    admin.add_view(RecycleBinView(name='回收站', category='审计', endpoint='recycle',
+                                  url='/admin/recycle'))
+    admin.add_view(UserAdminView(name='用户管理', category='系统', endpoint='users',
+                                 url='/admin/users'))
+    for module in modules:
+        for extra in getattr(module, 'ADMIN_LINKS', ()):
+            admin.add_link(extra)
+    for module in modules:
+        bp = getattr(module, 'bp', None)
+        if bp is not None and bp.name not in app.blueprints:
+            app.register_blueprint(bp)
+    admin.add_link(MenuLink(name='修改密码', url='/account/password', category='账户'))
+    admin.add_link(MenuLink(name='退出登录', url='/logout', category='账户'))
+    return admin
