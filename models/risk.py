@@ -236,7 +236,7 @@ class SalesScript(ProjectRegister):
 
     class Meta:
         table_name = 'sales_script'
-        verbose_name = '销售说辞/统一说辞'
+        verbose_name = '销售说辞与统一说辞'
         stage = STAGE
         list_columns = ('project', 'kind', 'specialty', 'topic', 'script_version', 'state',
                         'specialty_lead_signed_on', 'legal_reviewed_on', 'cs_reviewed_on',
