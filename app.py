@@ -119,6 +119,10 @@ def create_app(config=None):
         return _error(500, '服务器内部错误，已记录。请稍后重试或联系系统管理员。', 'danger')
 
     register_cli(app)
+    from views.registers import discover_view_modules
+    for module in discover_view_modules():     # stage modules add their own commands
+        if hasattr(module, 'register_cli'):
+            module.register_cli(app)
     return app
 
 
