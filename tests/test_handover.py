@@ -1,10 +1,15 @@
 """Handover rules: roster eligibility, late penalty, 每日交房日报表 on a hand-made roster, +3 and +15."""
 import datetime
+import io
+import re
 from decimal import Decimal
 from types import SimpleNamespace
 
+import openpyxl
 import pytest
 
+from models.base import ChangeLog, RuleError
+from models.handover import HandoverEntry
 from rules import handover as h
 
 D = datetime.date
@@ -222,3 +227,174 @@ def test_summary_statistics_fifteen_days_after():
     assert s.demand_letters == 1
     assert s.late_units == 2 and s.late_penalty_total == Decimal('1800.00')
     assert (s.first_day, s.last_day) == (D1, D4)
+
+
+# =========================================================================== through the portal
+
+TODAY = datetime.date.today()
+DD = datetime.timedelta
+
+
+def contract_kinds(make, project):
+    """One unit per eligibility case, keyed by the reason (or '' for eligible)."""
+    ok = make.contract(project, unit=make.unit(project, room='101', status='已售'))
+    unpaid = make.contract(project, unit=make.unit(project, room='102', status='已售'), paid_in_full=False)
+    cancelled = make.contract(project, unit=make.unit(project, room='103', status='已售'), cancelled=True,
+                              cancel_date=TODAY - DD(10), cancel_reason='客户换房')
+    unsigned = make.unit(project, room='104', status='已售')
+    make.unit(project, room='105', status='未售')           # unsold: not on the roster
+    return {'': ok.unit_id, '房款未结清': unpaid.unit_id, '合同作废': cancelled.unit_id, '未签约': unsigned.id}
+
+
+def test_roster_generation_gives_each_reason(make, projects, client_as):
+    project = projects['mine']
+    units = contract_kinds(make, project)
+    response = client_as('clerk').post_form('/admin/handover_entry/generate/', {'project': project.id})
+    assert response.status_code == 302
+    rows = {r.unit_id: r for r in HandoverEntry.select()}
+    assert len(rows) == 4
+    for reason, unit_id in units.items():
+        assert rows[unit_id].eligible is (reason == '')
+        assert (rows[unit_id].ineligible_reason or '') == reason
+    assert ChangeLog.select().where(ChangeLog.table_name == 'handover_entry').count() == 4
+
+
+def test_roster_generation_twice_adds_nothing_and_refreshes_eligibility(make, projects, client_as):
+    from models.master import Contract
+    project = projects['mine']
+    units = contract_kinds(make, project)
+    clerk = client_as('clerk')
+    clerk.post_form('/admin/handover_entry/generate/', {'project': project.id})
+    contract = Contract.get(Contract.unit == units['房款未结清'])
+    contract.paid_in_full = True
+    contract.save_logged(None)
+    response = clerk.post_form('/admin/handover_entry/generate/', {'project': project.id},
+                               follow_redirects=True)
+    assert '新增 0 户' in response.get_data(as_text=True) and '更新资格 1 户' in response.get_data(as_text=True)
+    assert HandoverEntry.select().count() == 4
+    assert HandoverEntry.get(HandoverEntry.unit == units['房款未结清']).eligible is True
+
+
+def test_roster_of_other_project_is_404(projects, client_as):
+    response = client_as('clerk').post_form('/admin/handover_entry/generate/',
+                                            {'project': projects['other'].id})
+    assert response.status_code == 404
+
+
+def entry_for(make, project, **values):
+    contract = make.contract(project, unit=make.unit(project, status='已售'), **values.pop('contract', {}))
+    return HandoverEntry.create_logged(None, project=project, unit=contract.unit_id, contract=contract.id,
+                                       **values)
+
+
+def test_ineligible_owner_cannot_be_handed_over(make, projects):
+    with pytest.raises(RuleError) as refused:
+        entry_for(make, projects['mine'], contract={'paid_in_full': False}, status='已交付',
+                  keys_handed_on=TODAY)
+    assert '房款未结清' in str(refused.value)
+
+
+def test_refusal_needs_a_reason_and_takes_the_arrival_day(make, projects):
+    arrived = datetime.datetime.combine(TODAY - DD(1), datetime.time(10, 0))
+    with pytest.raises(RuleError):
+        entry_for(make, projects['mine'], status='拒收', arrived_at=arrived)
+    row = entry_for(make, projects['mine'], status='拒收', arrived_at=arrived, refusal_reason='面积差异')
+    assert row.refused_on == TODAY - DD(1)
+
+
+def test_keys_handed_marks_the_row_handed_over(make, projects):
+    row = entry_for(make, projects['mine'], keys_handed_on=TODAY)
+    assert row.status == '已交付'
+
+
+def test_late_penalty_computed_from_contract(make, projects):
+    project = projects['mine']
+    project.contract_delivery_date = TODAY - DD(40)
+    project.delivery_start_date = TODAY - DD(9)
+    project.save_logged(None)
+    row = entry_for(make, project, contract={'total_price': Decimal('1234567.00'),
+                                             'late_penalty_rate': Decimal('0.0001'),
+                                             'agreed_delivery_date': TODAY - DD(38)},
+                    keys_handed_on=TODAY - DD(2))
+    # offered 9 days ago, agreed 38 days ago: 29 days late, whatever day the keys changed hands
+    assert row.late_days == 29
+    assert row.late_penalty == Decimal('3580.24')
+
+
+def build_roster(make, project, day):
+    """Eight units around `day`: 3 handed (one the day before), a refusal, an absence, a pending,
+    an ineligible and a future booking."""
+    at = lambda d, h: datetime.datetime.combine(d, datetime.time(h, 0))  # noqa: E731
+    prev = day - DD(1)
+    entry_for(make, project, appointment_on=prev, arrived_at=at(prev, 9), keys_handed_on=prev, issues_found=4)
+    entry_for(make, project, appointment_on=day, arrived_at=at(day, 9), keys_handed_on=day, issues_found=3)
+    entry_for(make, project, appointment_on=day, arrived_at=at(day, 10), keys_handed_on=day, issues_found=0)
+    entry_for(make, project, appointment_on=day, arrived_at=at(day, 11), status='拒收', refusal_reason='渗水')
+    entry_for(make, project, appointment_on=day, status='未到场')
+    entry_for(make, project, appointment_on=prev)
+    entry_for(make, project, contract={'paid_in_full': False})
+    entry_for(make, project, appointment_on=day + DD(1))
+
+
+def test_daily_report_screen_figures(make, projects, client_as):
+    project = projects['mine']
+    day = TODAY - DD(1)
+    build_roster(make, project, day)
+    page = client_as('clerk').get('/admin/handover_entry/daily/?project=%d&day=%s' % (project.id, day)) \
+        .get_data(as_text=True)
+    cells = dict(re.findall(r'data-label="([^"]+)">([^<]+)<', page))
+    assert cells['名单户数'] == '8' and cells['应交付户数'] == '7' and cells['不符合交楼资格户数'] == '1'
+    assert cells['当日交付户数'] == '2' and cells['累计交付户数'] == '3'
+    assert cells['完成交付比例'] == '42.9%'          # 3 / 7
+    assert cells['当日户均问题数'] == '1.50' and cells['累计户均问题数'] == '2.33'
+    assert cells['当日拒收户数'] == '1' and cells['当日未到场户数'] == '1'
+    assert cells['累计未到场户数'] == '2'             # today's absentee and yesterday's booking
+
+
+def test_daily_report_excel_agrees_with_the_roster(make, projects, client_as):
+    project = projects['mine']
+    day = TODAY - DD(1)
+    build_roster(make, project, day)
+    response = client_as('clerk').get('/admin/handover_entry/daily.xlsx?project=%d&day=%s' % (project.id, day))
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    figures = {row[0]: row[1] for row in book['日报'].iter_rows(min_row=5, values_only=True) if row[0]}
+    expected = h.daily_figures(HandoverEntry.roster_rows(project.id), day)
+    for label, value, kind in expected.as_rows():
+        assert figures[label] == pytest.approx(value), label
+    handed = HandoverEntry.select().where((HandoverEntry.status == '已交付') &
+                                          (HandoverEntry.keys_handed_on == day)).count()
+    assert figures['当日交付户数'] == handed == 2
+    assert book['当日交付'].max_row - 1 == 2 and book['当日拒收'].max_row - 1 == 1
+
+
+def test_daily_report_of_other_project_is_404(projects, client_as):
+    response = client_as('clerk').get('/admin/handover_entry/daily/?project=%d' % projects['other'].id)
+    assert response.status_code == 404
+
+
+def test_auditor_downloads_daily_report_but_cannot_generate_roster(projects, client_as):
+    auditor = client_as('auditor')
+    assert auditor.get('/admin/handover_entry/daily.xlsx?project=%d' % projects['mine'].id).status_code == 200
+    assert auditor.post_form('/admin/handover_entry/generate/', {'project': projects['mine'].id}) \
+        .status_code == 403
+
+
+def test_not_taken_and_summary_pages(make, projects, client_as):
+    project = projects['mine']
+    build_roster(make, project, TODAY - DD(1))
+    clerk = client_as('clerk')
+    page = clerk.get('/admin/handover_entry/not-taken/?project=%d' % project.id).get_data(as_text=True)
+    assert '拒收：渗水' in page and '不符合交楼资格：房款未结清' in page and '共 5 户' in page
+    page = clerk.get('/admin/handover_entry/summary/?project=%d' % project.id).get_data(as_text=True)
+    assert '交房汇总统计表' in page and '渗水：1 户' in page
+    for url in ('not-taken.xlsx', 'summary.xlsx'):
+        response = clerk.get('/admin/handover_entry/%s?project=%d' % (url, project.id))
+        assert response.status_code == 200
+        openpyxl.load_workbook(io.BytesIO(response.data))
+
+
+def test_roster_list_and_export(client_as):
+    assert client_as('clerk').get('/admin/handover_entry/').status_code == 200
+    response = client_as('auditor').get('/admin/handover_entry/export/xlsx/')
+    assert response.status_code == 200
