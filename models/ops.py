@@ -1,7 +1,12 @@
-"""Backup and restore: consistent while clerks keep writing."""
+"""Backup and restore: consistent while clerks keep writing.
+
+    flask --app app backup /var/backups/kefu/          a dated file in that folder
+    flask --app app restore /var/backups/kefu/kefu-20261125-020000.db --yes
+
+See docs/operations.md for the schedule (cron) and the restore drill.
+"""
 import datetime
 import os
-import shutil
 import sqlite3
 import subprocess
 
@@ -10,51 +15,80 @@ def _sqlite_path(url):
     return url.split(':///', 1)[1]
 
 
+def integrity(path):
+    """'ok', or what SQLite's integrity check found wrong with the database file at `path`."""
+    if not os.path.exists(path):
+        return 'missing: %s' % path
+    conn = sqlite3.connect('file:%s?mode=ro' % path, uri=True)
+    try:
+        return '; '.join(r[0] for r in conn.execute('PRAGMA integrity_check'))
+    except sqlite3.DatabaseError as exc:       # not a database at all
+        return str(exc)
+    finally:
+        conn.close()
+
+
 def backup(url, dest):
     """Write a consistent copy of the database to `dest` (a file, or a folder for a dated name).
 
-    SQLite: the online backup API copies a snapshot while writers go on (WAL).
+    SQLite: the online backup API copies the whole database in one step, inside one read
+    transaction: a snapshot of every transaction committed before the step began. In WAL mode
+    writers go on meanwhile. (A page-by-page backup would restart each time another connection
+    writes, and under steady writing might never finish.)
     PostgreSQL: pg_dump in custom format, itself one consistent snapshot.
+    The copy holds personal data: it is readable by its owner only.
     """
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
     if os.path.isdir(dest):
         dest = os.path.join(dest, 'kefu-%s.%s' % (stamp, 'db' if url.startswith('sqlite') else 'dump'))
     tmp = dest + '.partial'
-    if url.startswith('sqlite'):
-        source = sqlite3.connect(_sqlite_path(url), timeout=30)
-        target = sqlite3.connect(tmp)
-        try:
-            with target:
-                source.backup(target, pages=1024)
-            ok = target.execute('PRAGMA integrity_check').fetchone()[0]
-            if ok != 'ok':
-                raise RuntimeError('backup failed its integrity check: %s' % ok)
-        finally:
-            target.close()
-            source.close()
-    else:
-        subprocess.run(['pg_dump', '--format=custom', '--no-owner', '--file', tmp,
-                        '--dbname', _pg_url(url)], check=True)
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        if url.startswith('sqlite'):
+            source = sqlite3.connect(_sqlite_path(url), timeout=30)
+            target = sqlite3.connect(tmp)
+            try:
+                source.backup(target, pages=-1)
+            finally:
+                target.close()
+                source.close()
+            found = integrity(tmp)
+            if found != 'ok':
+                raise RuntimeError('backup failed its integrity check: %s' % found)
+        else:
+            subprocess.run(['pg_dump', '--format=custom', '--no-owner', '--file', tmp,
+                            '--dbname', _pg_url(url)], check=True)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     os.replace(tmp, dest)
     return dest
 
 
 def restore(url, src):
-    """Replace the database with the backup `src` (stop the portal first)."""
+    """Replace the database with the backup `src` (stop the portal first).
+
+    SQLite: the backup is checked, then copied in with the backup API into the database itself,
+    in one transaction, so its WAL stays consistent (nothing to delete by hand) and a failed
+    restore leaves the old database as it was.
+    """
     if url.startswith('sqlite'):
-        check = sqlite3.connect(src)
+        found = integrity(src)
+        if found != 'ok':
+            raise RuntimeError('the backup fails its integrity check: %s' % found)
+        source = sqlite3.connect('file:%s?mode=ro' % src, uri=True)
+        target = sqlite3.connect(_sqlite_path(url), timeout=30)
         try:
-            ok = check.execute('PRAGMA integrity_check').fetchone()[0]
+            source.backup(target, pages=-1)
         finally:
-            check.close()
-        if ok != 'ok':
-            raise RuntimeError('the backup fails its integrity check: %s' % ok)
-        path = _sqlite_path(url)
-        for suffix in ('-wal', '-shm'):
-            if os.path.exists(path + suffix):
-                os.unlink(path + suffix)
-        shutil.copyfile(src, path + '.restoring')
-        os.replace(path + '.restoring', path)
+            target.close()
+            source.close()
+        found = integrity(_sqlite_path(url))
+        if found != 'ok':
+            raise RuntimeError('the restored database fails its integrity check: %s' % found)
     else:
         subprocess.run(['pg_restore', '--clean', '--if-exists', '--no-owner', '--single-transaction',
                         '--dbname', _pg_url(url), src], check=True)

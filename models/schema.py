@@ -1,6 +1,18 @@
 """Schema and its versioned migrations: `init-db` creates what is missing and applies, in order,
-every migration the database has not seen yet, so an upgrade keeps existing data."""
+every migration the database has not seen yet, so an upgrade keeps existing data.
+
+Adding a field to a register that already has data:
+
+    1. declare the field on the model (null=True or with a default, so old rows stay valid);
+    2. append to MIGRATIONS:  (2, 'unit: 交付批次', lambda: add_column('unit', 'batch', CharField(
+           max_length=16, null=True)))
+    3. `flask --app app init-db` (or restarting `python app.py`) applies it once, in a transaction.
+
+A fresh database gets the current models' tables from migration 1, so every later migration must
+be a no-op when its change is already there: `add_column` / `add_index` check first.
+"""
 from peewee import CharField, DateTimeField, IntegerField
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from models.base import BaseModel, all_models, db, is_sqlite, now
 
@@ -34,6 +46,27 @@ def _append_only_triggers():
         db.execute_sql(sql)
 
 
+def migrator():
+    return SqliteMigrator(db.obj) if is_sqlite() else PostgresqlMigrator(db.obj)
+
+
+def column_names(table):
+    return {c.name for c in db.get_columns(table)}
+
+
+def add_column(table, name, field):
+    """Add column `name` to `table` unless it is there (a fresh database has it already)."""
+    if name not in column_names(table):
+        migrate(migrator().add_column(table, name, field))
+
+
+def add_index(table, columns, unique=False):
+    names = {i.name for i in db.get_indexes(table)}
+    index_name = '%s_%s' % (table, '_'.join(columns))
+    if index_name not in names:
+        migrate(migrator().add_index(table, columns, unique))
+
+
 def _initial():
     db.create_tables(all_models(), safe=True)
     _append_only_triggers()
@@ -56,6 +89,8 @@ def init_db():
         for version, name, apply in MIGRATIONS:
             if version in done:
                 continue
+            # One transaction per migration: a failing one leaves the database as it was and is
+            # tried again at the next init-db (SQLite and PostgreSQL both roll back DDL).
             with db.atomic():
                 apply()
                 SchemaVersion.create(version=version, name=name, applied_at=now())

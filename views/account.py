@@ -1,5 +1,5 @@
 """修改密码: every user changes their own password; created users must at first login."""
-from flask import Blueprint, flash, redirect, session, url_for
+from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
@@ -49,6 +49,25 @@ def _public(user):
     return data
 
 
+# What a user who must change their password may still reach: the change page itself, logging
+# out, and the files those pages need.
+OPEN_WHILE_MUST_CHANGE = {'account.change_password', 'auth.logout', 'auth.login', 'static',
+                          'admin.static', 'home.healthz'}
+
+
+@bp.before_app_request
+def must_change_password_first():
+    """A created user (or one whose password an admin reset) changes it before anything else:
+    every other page, and every form post, leads back to the change page."""
+    if request.endpoint in OPEN_WHILE_MUST_CHANGE or (request.endpoint or '').endswith('.static'):
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        if not session.get('_flashes'):
+            flash('请先修改初始密码，然后才能使用系统。', 'warning')
+        return redirect(url_for('account.change_password'))
+    return None
+
+
 class ChangePasswordForm(FlaskForm):
     current = PasswordField('当前密码', validators=[DataRequired(message='请输入当前密码。')])
     new = PasswordField('新密码', validators=[DataRequired(message='请输入新密码。')])
@@ -66,6 +85,8 @@ def change_password():
             form.current.errors = list(form.current.errors) + ['当前密码不正确。']
         else:
             problems = password_problems(form.new.data, user.username)
+            if form.new.data == form.current.data:
+                problems.append('新密码不能与当前密码相同。')
             if problems:
                 form.new.errors = list(form.new.errors) + problems
             else:

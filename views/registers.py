@@ -4,7 +4,7 @@ import importlib
 import json
 import pkgutil
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, BaseView, expose
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee import filters as pf
@@ -13,10 +13,12 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from peewee import ForeignKeyField, IntegrityError
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from models.base import ROLE_LABELS, ChangeLog, ExportLog, RuleError, User, all_registers, now
+from models.base import (ROLE_LABELS, ChangeLog, ExportLog, Register, RuleError, User,
+                         all_registers, now)
 from views.base import TYPE_FORMATTERS, RegisterView, scope_query
 
 
@@ -200,7 +202,18 @@ class RecycleBinView(BaseView):
 
     @expose('/restore/<table>/<int:row_id>', methods=('POST',))
     def restore(self, table, row_id):
-        self._row(table, row_id).restore_logged(current_user._get_current_object())
+        row = self._row(table, row_id)
+        problems = deleted_parents(row)
+        if problems:
+            for message in problems:
+                flash(message, 'error')
+            return redirect(url_for('.index'))
+        try:
+            row.restore_logged(current_user._get_current_object())
+        except IntegrityError as exc:      # e.g. a live row has since taken its unique key
+            current_app.logger.warning('refused restore of %s %s: %s', table, row_id, exc)
+            flash('无法恢复：已有一条相同的有效记录（如相同编号或房号），请先处理那条记录。', 'error')
+            return redirect(url_for('.index'))
         flash('已恢复。', 'success')
         return redirect(url_for('.index'))
 
@@ -208,13 +221,57 @@ class RecycleBinView(BaseView):
     def purge(self, table, row_id):
         if not current_user.can('purge'):
             abort(403)
+        row = self._row(table, row_id)
+        binned = binned_references(row)
+        if binned:
+            flash('该记录仍被回收站中的记录引用（%s），不能彻底删除。请先彻底删除那些记录。' %
+                  '、'.join('%s %d 条' % r for r in binned), 'error')
+            return redirect(url_for('.index'))
         try:
-            self._row(table, row_id).purge_logged(current_user._get_current_object())
+            row.purge_logged(current_user._get_current_object())
             flash('已彻底删除；其变更记录仍保留。', 'success')
         except RuleError as exc:
             for _, message in exc.problems:
                 flash(message, 'error')
+        except IntegrityError as exc:     # a reference the checks above did not know of
+            current_app.logger.warning('refused purge of %s %s: %s', table, row_id, exc)
+            flash('该记录仍被其他记录引用，不能彻底删除。', 'error')
         return redirect(url_for('.index'))
+
+
+def _foreign_keys(model):
+    return [(n, f) for n, f in model._meta.fields.items()
+            if isinstance(f, ForeignKeyField) and n not in Register.AUDIT_FIELDS]
+
+
+def deleted_parents(row):
+    """Messages for rows this one points at that are themselves in the recycle bin: restoring
+    it alone would bring back a row pointing at a deleted one."""
+    found = []
+    for name, fld in _foreign_keys(type(row)):
+        target, value = fld.rel_model, row.__data__.get(name)
+        if value is None or 'deleted_at' not in target._meta.fields:
+            continue
+        parent = target.select(target.deleted_at).where(target._meta.primary_key == value).first()
+        if parent is not None and parent.deleted_at is not None:
+            found.append('「%s」所指的%s也在回收站中，请先恢复它。' % (
+                fld.verbose_name or name, getattr(target._meta, 'verbose_name', target._meta.table_name)))
+    return found
+
+
+def binned_references(row):
+    """(register name, count) of rows in the recycle bin that still point at `row` (the live
+    ones are refused by `purge_logged` itself)."""
+    found = []
+    for backref in row._meta.backrefs:
+        model = backref.model
+        if backref.name in Register.AUDIT_FIELDS or 'deleted_at' not in model._meta.fields:
+            continue
+        count = model.select().where((backref == row.get_id()) &
+                                     model.deleted_at.is_null(False)).count()
+        if count:
+            found.append((getattr(model._meta, 'verbose_name', model._meta.table_name), count))
+    return found
 
 
 class UserForm(FlaskForm):
@@ -271,29 +328,23 @@ class UserAdminView(BaseView):
         return self._edit(user)
 
     def _edit(self, user):
+        from models.base import log_change, write_tx
         from models.master import UserProject
         from views.account import _public, password_problems, set_password
         from views.auth import hash_password, new_session_token
-        from models.base import log_change, write_tx
         form = self._form(user)
         if request.method == 'POST' and form.validate():
-            clash = User.select().where(User.username == form.username.data.strip())
-            if user is not None:
-                clash = clash.where(User.id != user.id)
-            password = form.password.data or ''
-            problems = password_problems(password, form.username.data) if (password or user is None) else []
-            if clash.exists():
-                form.username.errors = list(form.username.errors) + ['该用户名已存在。']
-            elif problems:
-                form.password.errors = list(form.password.errors) + problems
-            else:
+            problems = self._problems(form, user)
+            if not problems:
                 actor = current_user._get_current_object()
+                password = form.password.data or ''
+                project_ids = sorted(set(form.projects.data or []))
                 with write_tx():
                     creating = user is None
-                    before = None if creating else _public(user)
-                    before_projects = [] if creating else sorted(
-                        l.project_id for l in UserProject.select().where(UserProject.user == user.id))
+                    before = None if creating else dict(_public(user), projects=sorted(
+                        l.project_id for l in UserProject.select().where(UserProject.user == user.id)))
                     if creating:
+                        # Created users must change the password an admin gave them.
                         user = User(password_hash=hash_password(password),
                                     must_change_password=True, session_token=new_session_token(),
                                     created_at=now())
@@ -306,18 +357,45 @@ class UserAdminView(BaseView):
                         user.session_token = new_session_token()    # a disabled user is out now
                     user.save()
                     UserProject.delete().where(UserProject.user == user.id).execute()
-                    for pid in sorted(set(form.projects.data or [])):
+                    for pid in project_ids:
                         UserProject.create(user=user.id, project=pid)
-                    after = dict(_public(user), projects=sorted(set(form.projects.data or [])))
-                    if before is not None:
-                        before['projects'] = before_projects
-                    log_change('app_user', user.id, 'create' if creating else 'update', before,
-                               after, actor)
+                    after = dict(_public(user), projects=project_ids)
+                    if before != after:
+                        log_change('app_user', user.id, 'create' if creating else 'update', before,
+                                   after, actor)
                     if password and not creating:
+                        # A reset password is the admin's: the user changes it at next login,
+                        # and every session of theirs ends now.
                         set_password(user, password, actor, must_change=True)
                 flash('用户「%s」已保存。' % user.username, 'success')
                 return redirect(url_for('.index'))
+            for name, message in problems:
+                form[name].errors = list(form[name].errors) + [message]
         return self.render('users/edit.html', form=form, user=user)
+
+    @staticmethod
+    def _problems(form, user):
+        """(field, message) for every reason the form cannot be saved."""
+        from views.account import password_problems
+        found = []
+        username = form.username.data.strip()
+        clash = User.select().where(User.username == username)
+        if user is not None:
+            clash = clash.where(User.id != user.id)
+        if clash.exists():
+            found.append(('username', '该用户名已存在。'))
+        password = form.password.data or ''
+        if password or user is None:
+            found += [('password', m) for m in password_problems(password, username)]
+        if form.role.data in ('clerk', 'supervisor') and not form.projects.data:
+            found.append(('projects', '客服专员和客服经理须至少负责一个项目。'))
+        if user is not None and user.id == current_user.id:
+            # An admin cannot lock themselves out (and leave nobody to manage users).
+            if not form.active.data:
+                found.append(('active', '不能停用自己的账号。'))
+            if form.role.data != 'admin':
+                found.append(('role', '不能取消自己的系统管理员角色。'))
+        return found
 
 
 def discover_view_modules():

@@ -22,18 +22,53 @@ def record_login(username, ok):
         current_app.logger.warning('failed login for %r from %s', username, client_address())
 
 
-def recent_failures(username, address, at=None):
-    since = (at or now()) - WINDOW
-    base = LoginAttempt.select(fn.COUNT(LoginAttempt.id)).where(
+def _failure_times(username, address, since):
+    """Failure times (newest first) for the user name, counted since its last successful login,
+    and for the address; an attacker's own successful login does not clear an address."""
+    failures = LoginAttempt.select(LoginAttempt.at).where(
         (LoginAttempt.ok == False) & (LoginAttempt.at >= since))  # noqa: E712
-    by_user = base.where(LoginAttempt.username == username).scalar() if username else 0
-    by_address = base.where(LoginAttempt.address == address).scalar()
-    return max(by_user or 0, by_address or 0)
+    by_address = [a.at for a in failures.where(LoginAttempt.address == address)
+                  .order_by(LoginAttempt.at.desc())]
+    by_user = []
+    if username:
+        last_ok = LoginAttempt.select(fn.MAX(LoginAttempt.at)).where(
+            (LoginAttempt.ok == True) & (LoginAttempt.username == username)).scalar()  # noqa: E712
+        query = failures.where(LoginAttempt.username == username)
+        if last_ok is not None:
+            query = query.where(LoginAttempt.at > last_ok)
+        by_user = [a.at for a in query.order_by(LoginAttempt.at.desc())]
+    return by_user, by_address
+
+
+def locked_until(username, address, at=None):
+    """When the lock on this user name or address ends, or None when there is none.
+
+    5 failures within 15 minutes lock for 15 minutes from the 5th. Refused attempts are not
+    recorded as failures, so hammering a locked account does not lengthen the lock forever.
+    """
+    at = at or now()
+    until = None
+    for times in _failure_times(username, address, at - 2 * WINDOW):
+        for i in range(len(times) - MAX_FAILURES + 1):
+            if times[i] - times[i + MAX_FAILURES - 1] <= WINDOW:
+                end = times[i] + WINDOW
+                if end > at and (until is None or end > until):
+                    until = end
+                break
+    return until
+
+
+def recent_failures(username, address, at=None):
+    """Failures in the last 15 minutes for the user name or the address (the larger count)."""
+    since = (at or now()) - WINDOW
+    by_user, by_address = _failure_times(username, address, since)
+    return max(len(by_user), len(by_address))
 
 
 def login_refused(username):
-    """A 429 page while the user name or the address has 5 failures in the last 15 minutes."""
-    if recent_failures((username or '').strip()[:64], client_address()) >= MAX_FAILURES:
+    """A 429 page while the user name or the address is locked; the same page whether or not
+    the user exists."""
+    if locked_until((username or '').strip()[:64], client_address()) is not None:
         current_app.logger.warning('login throttled for %r from %s', username, client_address())
         return render_page('auth/throttled.html', title='登录受限'), 429
     return None
