@@ -1,0 +1,588 @@
+"""待办与预警 — the deadline engine over every register.
+
+The manuals are full of deadlines; the department's real risk is the one nobody noticed. Every
+register declares its deadlines once, in its model's `Meta.deadlines` (models.base.Deadline):
+what is due, which date field holds the due date, which rows are still open, who owns it and
+the manual's words that set it. Obligations that belong to a project rather than to a row (the
+owner quality group once more than 30% is sold, the annual callback, the handover countdown of
+a project whose plan was never generated, meetings per construction phase) are *deadline
+sources*: plain functions registered with `@deadline_source`, yielding `DueItem`s per project.
+
+`collect()` gathers both, for the projects a user may see, at a given date (always passed in:
+nothing here reads the clock), and answers with the items sorted by urgency (earliest due date
+first: the longest overdue on top) plus counts per status and per register.
+
+Volumes: every register deadline is one indexed range query on its due-date field, ordered and
+limited in SQL, and one aggregate query for its counts, so a punch list of a million rows costs
+the same as one of a hundred when only the first page is shown.
+"""
+import datetime
+import heapq
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from peewee import Case, ForeignKeyField, fn
+
+OVERDUE = '已逾期'
+DUE_TODAY = '今日到期'
+DUE_SOON = '即将到期'
+STATUSES = (OVERDUE, DUE_TODAY, DUE_SOON)
+STATUS_LEVELS = {OVERDUE: 'danger', DUE_TODAY: 'warning', DUE_SOON: 'info'}
+DEFAULT_DAYS = 14
+MAX_DAYS = 366
+DEFAULT_OWNER = '客户关系部'
+
+
+def due_status(due_on, today):
+    """已逾期 the day after the due date, 今日到期 on it, 即将到期 before it."""
+    days_left = (due_on - today).days
+    if days_left < 0:
+        return OVERDUE
+    if days_left == 0:
+        return DUE_TODAY
+    return DUE_SOON
+
+
+def horizon(today, days):
+    """The last due date listed: `days` days after today (0 = only today and what is overdue)."""
+    return today + datetime.timedelta(days=days)
+
+
+def threshold_crossed_on(sign_dates, total_units, numerator=3, denominator=10):
+    """The day sales first exceeded numerator/denominator of the units (by count), or None.
+
+    手册003：“当新建项目的销售比例超过百分之三十时(以户数计算)” — the k-th signing with
+    k × 10 > total × 3 is the day the owner quality group fell due. Exactly 30% is not yet.
+    """
+    if not total_units:
+        return None
+    needed = total_units * numerator // denominator + 1
+    dates = sorted(d for d in sign_dates if d is not None)
+    if len(dates) < needed:
+        return None
+    return dates[needed - 1]
+
+
+@dataclass
+class DueItem:
+    """One thing due: what, by when, where, who owns it, and the clause that says so."""
+    what: str
+    due_on: datetime.date
+    today: datetime.date
+    project_id: Optional[int]
+    project_name: str
+    owner: str
+    clause: str
+    manual: str
+    register: str                    # table name, or the key of a project-level source
+    register_name: str
+    link: str = ''
+    row_id: Optional[int] = None
+    unit_id: Optional[int] = None
+    unit_label: str = ''
+    detail: str = ''
+
+    @property
+    def days_left(self):
+        return (self.due_on - self.today).days
+
+    @property
+    def status(self):
+        return due_status(self.due_on, self.today)
+
+    @property
+    def level(self):
+        return STATUS_LEVELS[self.status]
+
+    def sort_key(self):
+        return (self.due_on, self.project_name, self.register, self.row_id or 0, self.what)
+
+
+@dataclass
+class DeadlineSource:
+    key: str
+    name: str
+    func: Callable
+    owner: str = DEFAULT_OWNER
+
+
+SOURCES = []
+
+
+def deadline_source(key, name, owner=DEFAULT_OWNER):
+    """Register a project-level source: func(projects, today, ctx) -> iterable of DueItem."""
+    def wrap(func):
+        SOURCES[:] = [s for s in SOURCES if s.key != key]
+        SOURCES.append(DeadlineSource(key, name, func, owner))
+        return func
+    return wrap
+
+
+@dataclass
+class DueFilter:
+    project_ids: Optional[list] = None     # what the user may see; None = every project
+    project: Optional[int] = None          # one project among them
+    register: Optional[str] = None         # table name or source key
+    department: Optional[str] = None
+    status: Optional[str] = None
+    days: int = DEFAULT_DAYS
+
+
+@dataclass
+class DueReport:
+    today: datetime.date
+    days: int
+    items: list
+    total: int
+    by_status: dict = field(default_factory=dict)
+    by_register: dict = field(default_factory=dict)     # name -> count
+    projects: list = field(default_factory=list)
+
+    @property
+    def truncated(self):
+        return self.total > len(self.items)
+
+    @property
+    def horizon_on(self):
+        return horizon(self.today, self.days)
+
+
+# --------------------------------------------------------------------------- the registers
+
+def registers():
+    """{table name: model} of every register."""
+    from models.base import all_registers
+    return {m._meta.table_name: m for m in all_registers()}
+
+
+def register_deadlines():
+    """(model, deadline) for every deadline a register declares, in register order."""
+    found = []
+    for model in registers().values():
+        for deadline in getattr(model._meta, 'deadlines', ()) or ():
+            if deadline.due_field in model._meta.fields:
+                found.append((model, deadline))
+    return found
+
+
+def register_choices():
+    """(key, name) of every register with deadlines and every project-level source."""
+    seen, choices = set(), []
+    for model, _ in register_deadlines():
+        key = model._meta.table_name
+        if key not in seen:
+            seen.add(key)
+            choices.append((key, getattr(model._meta, 'verbose_name', key)))
+    choices += [(s.key, s.name) for s in SOURCES]
+    return choices
+
+
+def department_choices():
+    """Departments that own something: the department register plus every fixed owner."""
+    from models.master import Department
+    names = [d.name for d in Department.live(Department.name).order_by(Department.name)]
+    for _, deadline in register_deadlines():
+        names.append(deadline.owner)
+    names += [s.owner for s in SOURCES]
+    try:
+        from rules.delivery import COUNTDOWN
+        names += [spec.owner_department for spec in COUNTDOWN]
+    except ImportError:     # the countdown is optional for the engine
+        pass
+    seen, ordered = set(), []
+    for name in names:
+        if name and name not in seen:
+            seen.add(name)
+            ordered.append(name)
+    return ordered
+
+
+def _owner_field(model, deadline):
+    return model._meta.fields.get(deadline.owner_field) if deadline.owner_field else None
+
+
+def _unit_field(model, deadline):
+    from models.master import Unit
+    name = deadline.unit_field or ('unit' if 'unit' in model._meta.fields else None)
+    fld = model._meta.fields.get(name) if name else None
+    if isinstance(fld, ForeignKeyField) and fld.rel_model is Unit:
+        return fld
+    return None
+
+
+def _department_condition(model, deadline, department):
+    """A condition on the rows owned by `department`, True (all rows) or False (none)."""
+    fld = _owner_field(model, deadline)
+    fallback = deadline.owner == department
+    if fld is None:
+        return fallback
+    if isinstance(fld, ForeignKeyField):
+        target = fld.rel_model
+        name_field = target._meta.fields.get('name')
+        if name_field is None:
+            return fallback
+        ids = target.select(target._meta.primary_key).where(name_field == department)
+        cond = fld.in_(ids)
+    else:
+        cond = fld == department
+        if fallback:
+            cond = cond | (fld == '')
+    return (cond | fld.is_null()) if fallback else cond
+
+
+def _deadline_query(model, deadline, flt, project_ids, today, *fields):
+    due = getattr(model, deadline.due_field)
+    query = model.select(*fields).where(model.deleted_at.is_null() & due.is_null(False))
+    if deadline.open_when is not None:
+        query = query.where(deadline.open_when(model))
+    if 'project' in model._meta.fields:
+        query = query.where(model.project.in_(project_ids or [0]))
+    elif flt.project_ids is not None or flt.project is not None:
+        return None        # a shared register has no project to scope by
+    last = horizon(today, flt.days)
+    if flt.status == OVERDUE:
+        query = query.where(due < today)
+    elif flt.status == DUE_TODAY:
+        query = query.where(due == today)
+    elif flt.status == DUE_SOON:
+        query = query.where((due > today) & (due <= last))
+    elif flt.status:
+        return None
+    else:
+        query = query.where(due <= last)
+    if flt.department:
+        cond = _department_condition(model, deadline, flt.department)
+        if cond is False:
+            return None
+        if cond is not True:
+            query = query.where(cond)
+    return query
+
+
+def _counts(model, deadline, query, today):
+    due = getattr(model, deadline.due_field)
+    row = (query.select(fn.SUM(Case(None, [(due < today, 1)], 0)),
+                        fn.SUM(Case(None, [(due == today, 1)], 0)),
+                        fn.COUNT(model._meta.primary_key))
+           .tuples().first())
+    overdue, today_count, total = (int(v or 0) for v in (row or (0, 0, 0)))
+    return {OVERDUE: overdue, DUE_TODAY: today_count, DUE_SOON: total - overdue - today_count}
+
+
+def _row_detail(model, row):
+    names = tuple(getattr(model._meta, 'lookup', ()) or ())
+    parts = [str(row.__data__.get(n)) for n in names
+             if n in model._meta.fields and not isinstance(model._meta.fields[n], ForeignKeyField)
+             and row.__data__.get(n) not in (None, '')]
+    text = ' '.join(parts) if parts else str(row)
+    return text if len(text) <= 60 else text[:59] + '…'
+
+
+def _names_of(model, ids):
+    ids = sorted({i for i in ids if i is not None})
+    if not ids:
+        return {}
+    pk = model._meta.primary_key
+    return {r.get_id(): str(r) for r in model.select().where(pk.in_(ids))}
+
+
+def _register_items(model, deadline, rows, today, project_names):
+    from models.master import Unit
+    table = model._meta.table_name
+    name = getattr(model._meta, 'verbose_name', table)
+    owner_fld = _owner_field(model, deadline)
+    unit_fld = _unit_field(model, deadline)
+    owners = {}
+    if isinstance(owner_fld, ForeignKeyField):
+        owners = _names_of(owner_fld.rel_model, (r.__data__.get(owner_fld.name) for r in rows))
+    units = _names_of(Unit, (r.__data__.get(unit_fld.name) for r in rows)) if unit_fld else {}
+    items = []
+    for row in rows:
+        owner = deadline.owner
+        if owner_fld is not None:
+            value = row.__data__.get(owner_fld.name)
+            if isinstance(owner_fld, ForeignKeyField):
+                value = owners.get(value)
+            owner = value or deadline.owner
+        unit_id = row.__data__.get(unit_fld.name) if unit_fld else None
+        project_id = row.__data__.get('project')
+        items.append(DueItem(
+            what=deadline.what, due_on=row.__data__[deadline.due_field], today=today,
+            project_id=project_id, project_name=project_names.get(project_id, ''), owner=owner,
+            clause=deadline.clause, manual=deadline.manual, register=table, register_name=name,
+            link='/admin/%s/details/?id=%s' % (table, row.get_id()), row_id=row.get_id(),
+            unit_id=unit_id, unit_label=units.get(unit_id, ''), detail=_row_detail(model, row)))
+    return items
+
+
+def visible_projects(project_ids=None, project=None):
+    """Live projects in the user's scope (None = all), optionally just one of them."""
+    from models.master import Project
+    query = Project.live().order_by(Project.code)
+    if project_ids is not None:
+        query = query.where(Project.id.in_(list(project_ids) or [0]))
+    if project is not None:
+        query = query.where(Project.id == project)
+    return list(query)
+
+
+def collect(today, flt=None, limit=None):
+    """Everything overdue or due within `flt.days` days, for the projects the filter allows.
+
+    Returns a DueReport whose items are sorted by urgency (earliest due date first) and cut to
+    `limit` (None = all); `total` and the counts always cover everything that matched.
+    """
+    flt = flt or DueFilter()
+    if flt.status and flt.status not in STATUSES:
+        raise ValueError('未知的状态：%s' % flt.status)
+    projects = visible_projects(flt.project_ids, flt.project)
+    project_ids = [p.id for p in projects]
+    project_names = {p.id: p.name for p in projects}
+    report = DueReport(today=today, days=flt.days, items=[], total=0,
+                       by_status={s: 0 for s in STATUSES}, projects=projects)
+    streams = []
+
+    for model, deadline in register_deadlines():
+        if flt.register and flt.register != model._meta.table_name:
+            continue
+        query = _deadline_query(model, deadline, flt, project_ids, today)
+        if query is None:
+            continue
+        counts = _counts(model, deadline, query, today)
+        found = sum(counts.values())
+        if not found:
+            continue
+        for status, n in counts.items():
+            report.by_status[status] += n
+        name = getattr(model._meta, 'verbose_name', model._meta.table_name)
+        report.by_register[name] = report.by_register.get(name, 0) + found
+        report.total += found
+        due = getattr(model, deadline.due_field)
+        rows = query.select(model).order_by(due, model._meta.primary_key)
+        if limit is not None:
+            rows = rows.limit(limit)
+        streams.append(_register_items(model, deadline, list(rows), today, project_names))
+
+    last = horizon(today, flt.days)
+    extra = []
+    for source in SOURCES:
+        if flt.register and flt.register != source.key:
+            continue
+        for item in source.func(projects, today, flt) or ():
+            if item.due_on > last:
+                continue
+            if flt.status and item.status != flt.status:
+                continue
+            if flt.department and item.owner != flt.department:
+                continue
+            extra.append(item)
+            report.by_status[item.status] += 1
+            report.by_register[item.register_name] = report.by_register.get(item.register_name, 0) + 1
+            report.total += 1
+    streams.append(sorted(extra, key=DueItem.sort_key))
+
+    merged = heapq.merge(*[sorted(s, key=DueItem.sort_key) for s in streams], key=DueItem.sort_key)
+    items = []
+    for item in merged:
+        if limit is not None and len(items) >= limit:
+            break
+        items.append(item)
+    report.items = items
+    return report
+
+
+# --------------------------------------------------------------------------- project-level sources
+
+def _model(table):
+    return registers().get(table)
+
+
+def _item(source_key, source_name, project, today, *, what, due_on, clause, manual, owner,
+          link='', detail=''):
+    return DueItem(what=what, due_on=due_on, today=today, project_id=project.id,
+                   project_name=project.name, owner=owner, clause=clause, manual=manual,
+                   register=source_key, register_name=source_name, link=link, detail=detail)
+
+
+COUNTDOWN_KEY = 'countdown_plan'
+COUNTDOWN_NAME = '交付倒排计划（未生成节点）'
+# The countdown ends at T+90 (centralized repair, experience evaluation); a plan still missing
+# long after that is history, not a task.
+COUNTDOWN_STALE_DAYS = 180
+
+
+def _countdown_evidence(project_id):
+    """Codes whose work another register already tracks with its own deadline or record."""
+    done = set()
+    keys = _model('key_transfer')
+    if keys is not None:
+        kinds = {k.kind for k in keys.live(keys.kind).where(keys.project == project_id)}
+        if '施工钥匙' in kinds:
+            done.add('T-15')
+        if '销售钥匙' in kinds:
+            done.add('T-4')
+    roster = _model('handover_entry')
+    if roster is not None and roster.live().where(roster.project == project_id).exists():
+        # The roster exists; its rows carry the notice (T-10) and phone (T-3) deadlines.
+        done.update(('T-10a', 'T-10b', 'T-3a'))
+    inspections = _model('risk_inspection')
+    if inspections is not None:
+        kinds = {i.kind for i in inspections.live(inspections.kind)
+                 .where(inspections.project == project_id)}
+        for kind, code in (('交付前风险检查', 'T-90b'), ('交付联合验收', 'T-7'),
+                           ('交付后客户体验评估', 'T+90b')):
+            if kind in kinds:
+                done.add(code)
+    return done
+
+
+@deadline_source(COUNTDOWN_KEY, COUNTDOWN_NAME)
+def countdown_without_plan(projects, today, flt):
+    """The handover countdown (REGISTERS §7, 手册004 4.1–4.3) for the nodes a project has no
+    milestone row for: the roster and notices at T−10, calls at T−3, the +3 list and the +15
+    report are due whether or not anyone generated the plan. Nodes with a delivery_milestone row
+    (even one in the recycle bin) are that row's business, through its own Meta deadline."""
+    try:
+        from rules.delivery import COUNTDOWN, milestone_due_on
+    except ImportError:
+        return
+    milestones = _model('delivery_milestone')
+    link = '/admin/delivery_milestone/generate/' if milestones is not None else ''
+    for project in projects:
+        delivery_on = project.delivery_date
+        if delivery_on is None or project.stage == '出保' or \
+                (today - delivery_on).days > COUNTDOWN_STALE_DAYS:
+            continue
+        have = set()
+        if milestones is not None:
+            have = {m.code for m in milestones.select(milestones.code)
+                    .where(milestones.project == project.id)}
+        have |= _countdown_evidence(project.id)
+        for spec in COUNTDOWN:
+            if spec.code in have:
+                continue
+            yield _item(COUNTDOWN_KEY, COUNTDOWN_NAME, project, today,
+                        what='T%+d %s' % (spec.offset_days, spec.name),
+                        due_on=milestone_due_on(delivery_on, spec.offset_days),
+                        clause=spec.clause, manual='REGISTERS §7 交付倒排计划（未生成节点 %s）' % spec.code,
+                        owner=spec.owner_department, link=link, detail='交付计划未生成该节点')
+
+
+QUALITY_GROUP_KEY = 'quality_group'
+QUALITY_GROUP_NAME = '成立业主工程质量监理小组'
+
+
+@deadline_source(QUALITY_GROUP_KEY, QUALITY_GROUP_NAME, owner='营销管理部')
+def quality_group_due(projects, today, flt):
+    """A project past 30% sold (by units) without an owner quality group (手册003): due on the
+    day the signing that crossed 30% was made."""
+    groups = _model('supervision_group')
+    if groups is None:
+        return
+    from models.master import Contract, Unit
+    from rules import communication as comm
+    for project in projects:
+        total = Unit.live().where(Unit.project == project.id).count()
+        sold = Unit.live().where((Unit.project == project.id) &
+                                 Unit.status.in_(('已售', '已交付'))).count()
+        if not comm.group_due(sold, total):
+            continue
+        has_group = groups.live().where((groups.project == project.id) &
+                                        (groups.kind == comm.QUALITY_GROUP)).exists()
+        if has_group:
+            continue
+        signed = [c.sign_date for c in Contract.live(Contract.sign_date)
+                  .where((Contract.project == project.id) & (Contract.cancelled == False))]  # noqa: E712
+        due_on = threshold_crossed_on(signed, total) or today
+        yield _item(QUALITY_GROUP_KEY, QUALITY_GROUP_NAME, project, today,
+                    what=QUALITY_GROUP_NAME, due_on=due_on, clause=comm.GROUP_DUE_CLAUSE,
+                    manual='手册003 与业主工程质量监理小组的沟通', owner='营销管理部',
+                    link='/admin/supervision_group/new/',
+                    detail='已售 %d / %d 户（%.1f%%），尚未成立小组' % (sold, total, sold * 100.0 / total))
+
+
+CALLBACK_KEY = 'annual_callback'
+CALLBACK_NAME = '年度顾客回访'
+
+
+def _delivered_units(project_id):
+    from models.master import Unit
+    roster = _model('handover_entry')
+    if roster is not None:
+        handed = roster.live().where((roster.project == project_id) &
+                                     (roster.status == '已交付')).count()
+        if handed:
+            return handed
+    return Unit.live().where((Unit.project == project_id) & (Unit.status == '已交付')).count()
+
+
+@deadline_source(CALLBACK_KEY, CALLBACK_NAME)
+def annual_callback_due(projects, today, flt):
+    """The yearly owner callback (手册003): due a year after handover once occupancy exceeds 50%,
+    and a year after the last valid callback (returned > 25%) after that."""
+    surveys = _model('callback_survey')
+    if surveys is None:
+        return
+    from models.master import Unit
+    from rules import aftercare as care
+    date_field = next((n for n in ('report_on', 'returned_on', 'issued_on')
+                       if n in surveys._meta.fields), None)
+    for project in projects:
+        delivered_on = project.delivery_start_date
+        if delivered_on is None:
+            continue
+        total = Unit.live().where(Unit.project == project.id).count()
+        delivered = _delivered_units(project.id)
+        if not care.occupancy_exceeds_half(delivered, total):
+            continue
+        query = surveys.live().where(surveys.project == project.id)
+        if 'kind' in surveys._meta.fields:
+            query = query.where(surveys.kind.in_(care.CALLBACK_KINDS))
+        valid = [getattr(s, date_field) for s in query
+                 if date_field and care.survey_is_valid(s.issued, s.returned)]
+        due_on = care.next_callback_on(delivered_on, valid)
+        if due_on is None:
+            continue
+        yield _item(CALLBACK_KEY, CALLBACK_NAME, project, today, what=CALLBACK_NAME, due_on=due_on,
+                    clause=care.CALLBACK_CLAUSE + ' ' + care.VALIDITY_CLAUSE,
+                    manual='手册003 顾客回访', owner=DEFAULT_OWNER,
+                    link='/admin/callback_survey/new/',
+                    detail='入住率 %d / %d 户；有效回访 %d 次' % (delivered, total, len(valid)))
+
+
+PHASE_KEY = 'phase_meetings'
+PHASE_NAME = '业主工程质量监理小组阶段会议'
+
+
+@deadline_source(PHASE_KEY, PHASE_NAME, owner='工程管理部')
+def phase_meetings_due(projects, today, flt):
+    """A quality group meets at each key construction phase (基础、主体结构、装饰装修、安装,
+    手册003). The manual names no day; a phase is due by the date the group planned for it
+    (`planned_on` on a meeting row without `held_on`), else it is listed as due from the day the
+    group was formed while the project is not yet delivered."""
+    groups = _model('supervision_group')
+    meetings = _model('group_meeting')
+    if groups is None or meetings is None:
+        return
+    from rules import communication as comm
+    by_project = {p.id: p for p in projects}
+    query = groups.live().where(groups.project.in_(list(by_project) or [0]) &
+                                (groups.kind == comm.QUALITY_GROUP))
+    for group in query:
+        project = by_project[group.__data__['project']]
+        if project.stage in ('已交付', '出保'):
+            continue
+        rows = list(meetings.live().where(meetings.group == group.id))
+        held = [m.phase for m in rows if getattr(m, 'held_on', None)]
+        planned = {m.phase: m.planned_on for m in rows
+                   if getattr(m, 'planned_on', None) and not getattr(m, 'held_on', None)}
+        formed_on = getattr(group, 'formed_on', None)
+        for phase in comm.missing_phases(held):
+            due_on = planned.get(phase) or formed_on
+            if due_on is None:
+                continue
+            yield _item(PHASE_KEY, PHASE_NAME, project, today, what='%s阶段小组会议' % phase,
+                        due_on=due_on, clause=comm.PHASE_CLAUSE,
+                        manual='手册003 与业主工程质量监理小组的沟通', owner='工程管理部',
+                        link='/admin/group_meeting/new/',
+                        detail='%s 尚未召开%s阶段会议' % (group, phase))
