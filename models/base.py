@@ -75,16 +75,19 @@ ROLE_LABELS = {'admin': '系统管理员', 'supervisor': '客服经理', 'clerk'
 # One table of role × action (REGISTERS.md §8). Views ask `user.can(action)`, never the role.
 ROLE_PERMISSIONS = {
     'admin': {'list', 'view', 'create', 'edit', 'delete', 'approve', 'export', 'import', 'history',
-              'restore', 'purge', 'manage_users', 'see_id_number', 'see_phone', 'all_projects'},
+              'restore', 'purge', 'manage_users', 'manage_projects', 'manage_master',
+              'see_id_number', 'see_phone', 'all_projects'},
+    # Supervisors keep their projects' dates and the department list; only admins add projects.
     'supervisor': {'list', 'view', 'create', 'edit', 'delete', 'approve', 'export', 'import',
-                   'history', 'restore', 'see_id_number', 'see_phone'},
+                   'history', 'restore', 'manage_master', 'see_id_number', 'see_phone'},
     # Clerks phone owners before handover (manual 004 T-3), so they see phones, not ID numbers.
     'clerk': {'list', 'view', 'create', 'edit', 'export', 'import', 'history', 'see_phone'},
     'auditor': {'list', 'view', 'export', 'history', 'all_projects'},
 }
 
 # Actions that change data: an auditor is refused every one of them.
-WRITE_ACTIONS = {'create', 'edit', 'delete', 'approve', 'import', 'restore', 'purge', 'manage_users'}
+WRITE_ACTIONS = {'create', 'edit', 'delete', 'approve', 'import', 'restore', 'purge', 'manage_users',
+                 'manage_projects', 'manage_master'}
 
 
 def role_can(role, action):

@@ -48,6 +48,8 @@ class Project(Register):
         natural_key = ('code',)
         default_sort = (('code', False),)
         readonly = ('total_units', 'sold_units')
+        create_power = delete_power = 'manage_projects'    # admins add and remove projects
+        edit_power = 'manage_master'                       # supervisors keep their dates
 
     def __str__(self):
         return self.name
@@ -92,6 +94,7 @@ class Department(Register):
         search = ('name', 'duties')
         natural_key = ('name',)
         default_sort = (('name', False),)
+        create_power = edit_power = delete_power = 'manage_master'
 
     def __str__(self):
         return self.name

@@ -6,12 +6,13 @@ Set KEFU_DATABASE_URL=postgresql://… to run the same tests on PostgreSQL.
 import datetime
 import os
 import re
+import shutil
 from decimal import Decimal
 
 import pytest
 
 from app import create_app
-from models.base import db, is_sqlite
+from models.base import db, is_sqlite, make_database
 from models.schema import drop_all, init_db
 
 PASSWORD = 'Test-Passw0rd-2026'
@@ -37,27 +38,53 @@ def _reset_postgres():
         db.execute_sql('TRUNCATE %s RESTART IDENTITY CASCADE' % ', '.join('"%s"' % t for t in tables))
 
 
-@pytest.fixture
-def app(tmp_path):
-    url = _database_url(tmp_path)
+@pytest.fixture(scope='session')
+def _app_once(tmp_path_factory):
+    """The app is built once (building every register's view is the slow part); each test then
+    gets its own database: a copy of a freshly migrated SQLite file, or a truncated PostgreSQL."""
+    base = tmp_path_factory.mktemp('kefu')
+    url = _database_url(base)
+    template = base / 'template.db'
+    if url.startswith('sqlite'):
+        url = 'sqlite:///' + str(template)
     application = create_app({
         'TESTING': True,
         'KEFU_DATABASE_URL': url,
         'SECRET_KEY': 'test-secret',
         'KEFU_PASSWORD_METHOD': 'pbkdf2:sha256:1000',   # production: 600,000 (tested apart)
-        'KEFU_UPLOAD_DIR': str(tmp_path / 'uploads'),
     })
-    application.instance_path = str(tmp_path)
     if url.startswith('sqlite'):
         init_db()
+        db.execute_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+        db.execute_sql('PRAGMA journal_mode=DELETE')
+        db.close()
+    return application, (template if url.startswith('sqlite') else None)
+
+
+@pytest.fixture
+def app(_app_once, tmp_path):
+    application, template = _app_once
+    saved = dict(application.config)
+    saved_instance = application.instance_path
+    if template is not None:
+        path = tmp_path / 'test.db'
+        shutil.copyfile(template, path)
+        url = 'sqlite:///' + str(path)
+        db.initialize(make_database(url))
+        application.config['KEFU_DATABASE_URL'] = url
     else:
         with db.connection_context():
             _reset_postgres()
+    application.config['KEFU_UPLOAD_DIR'] = str(tmp_path / 'uploads')
+    application.instance_path = str(tmp_path)
     db.connect(reuse_if_open=True)
     # No app context stays pushed: each test-client request gets its own `g` (CSRF, nonce).
     yield application
     if not db.is_closed():
         db.close()
+    application.config.clear()
+    application.config.update(saved)
+    application.instance_path = saved_instance
 
 
 class Factory:

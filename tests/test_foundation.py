@@ -336,3 +336,21 @@ def test_every_register_list_opens_for_every_role(app, client_as):
         for model in all_registers():
             response = client.get('/admin/%s/' % model._meta.table_name)
             assert response.status_code == 200, (role, model._meta.table_name)
+
+
+def test_only_admin_creates_projects(client_as):
+    data = {'code': 'NEW', 'name': '新项目', 'region': '浙江', 'city': '宁波', 'stage': '规划设计'}
+    assert client_as('clerk').post_form('/admin/project/new/', data).status_code == 403
+    assert client_as('supervisor').post_form('/admin/project/new/', data).status_code == 403
+    assert not Project.select().where(Project.code == 'NEW').exists()
+    assert client_as('admin').post_form('/admin/project/new/', data).status_code == 302
+    assert Project.select().where(Project.code == 'NEW').exists()
+
+
+def test_clerk_cannot_change_project_dates(projects, client_as):
+    project = projects['mine']
+    response = client_as('clerk').post_form('/admin/project/edit/?id=%d' % project.id, {
+        'code': project.code, 'name': project.name, 'region': '浙江', 'city': '杭州',
+        'stage': '在售', 'launch_date': '2020-01-01'})
+    assert response.status_code == 403
+    assert Project.get_by_id(project.id).launch_date == project.launch_date
