@@ -20,11 +20,17 @@ def today():
     return datetime.date.today()
 
 
-def _project_dates(project_id):
-    """(launch date, delivery date) of a project, or (None, None) while it is unknown."""
+def _project_dates(project_id, row=None):
+    """(launch date, delivery date) of a project, or (None, None) while it is unknown.
+
+    A list has already loaded each row's project (views/listing.attach_related): use it rather
+    than asking the database once per row.
+    """
     if not project_id:
         return None, None
-    project = Project.get_or_none(Project.id == project_id)
+    loaded = getattr(row, '__rel__', {}).get('project') if row is not None else None
+    project = loaded if loaded is not None and loaded.id == project_id else \
+        Project.get_or_none(Project.id == project_id)
     if project is None:
         return None, None
     return project.launch_date, project.delivery_date
@@ -302,7 +308,7 @@ class SalesScript(ProjectRegister):
 
     @property
     def flags(self):
-        launch_on, delivery_on = _project_dates(self.__data__.get('project'))
+        launch_on, delivery_on = _project_dates(self.__data__.get('project'), self)
         return '；'.join(rules.sales_script_flags(
             self.kind, self.drafted_on, launch_on, self.reconfirmed_on, self.listing_on,
             self.effective_on, delivery_on))
@@ -429,7 +435,7 @@ class RiskDisclosure(ProjectRegister):
 
     @property
     def flags(self):
-        launch_on, _ = _project_dates(self.__data__.get('project'))
+        launch_on, _ = _project_dates(self.__data__.get('project'), self)
         return '；'.join(rules.disclosure_flags(self.displayed_on, self.legal_reviewed_on,
                                                launch_on))
 
@@ -724,3 +730,32 @@ def project_risk_figures(project_id):
         'high_risk_untold_changes': len(changes_untold_high_risk([project_id])),
         'coverage_meets': floor_plan_coverage(project_id)[1],
     }
+
+
+# Registers whose derived fields follow the project's launch or delivery date.
+DATE_DERIVED = (
+    (RiskInspection, ('anchor_on', 'window_start_on', 'due_on', 'out_of_window')),
+    (SalesDocumentReview, ('countersign_due_on', 'late')),
+    (DesignChange, ('after_launch', 'pending_departments', 'owners_left', 'status')),
+)
+
+
+def refresh_for_project(project_id):
+    """Re-derive the rows whose dates count from the project's launch/delivery date.
+
+    Call after a project's launch or delivery date changes (e.g. from Project.after_save): a
+    changed launch date moves every countersign deadline and may turn a change into an
+    after-launch one. Derived values only: no change_log rows, versions untouched.
+    Returns the number of rows whose derived values changed.
+    """
+    changed = 0
+    for model, names in DATE_DERIVED:
+        for row in model.select().where((model.project == project_id) & model.deleted_at.is_null()):
+            before = {n: row.__data__.get(n) for n in names}
+            row.derive()
+            after = {n: row.__data__.get(n) for n in names}
+            if after != before:
+                model.update({model._meta.fields[n]: v for n, v in after.items()}) \
+                    .where(model.id == row.id).execute()
+                changed += 1
+    return changed

@@ -337,3 +337,43 @@ def test_untold_high_risk_changes_page(projects, client_as):
 def test_untold_changes_of_another_project_are_not_found(projects, client_as):
     response = client_as('clerk').get('/risk/untold-changes?project=%d' % projects['other'].id)
     assert response.status_code == 404
+
+
+def test_launch_date_change_moves_derived_deadlines(projects):
+    from models.master import Project
+    from models.risk import refresh_for_project
+    project = projects['mine']
+    insp = inspection(project, '销售资料会签')
+    late_change = change(project, 'BG-21', issued_on=project.launch_date - D(5))
+    assert not late_change.after_launch
+    Project.update(launch_date=project.launch_date - D(10)).where(Project.id == project.id).execute()
+    assert refresh_for_project(project.id) == 2
+    new_launch = project.launch_date - D(10)
+    assert RiskInspection.get_by_id(insp.id).due_on == new_launch - D(20)
+    assert DesignChange.get_by_id(late_change.id).after_launch
+
+
+def test_inspection_export_carries_timing_and_rule(projects, client_as):
+    inspection(projects['mine'], '交付联合验收')
+    response = client_as('clerk').get('/admin/risk_inspection/export/xlsx/')
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert '时效' in header and '期限规则' in header
+    assert rows[1][header.index('时效')] == '未到期'
+    assert rows[1][header.index('期限规则')] == '最迟于交付前7日完成联合验收'
+
+
+def test_overview_counts_open_findings_and_promises_of_own_projects_only(projects, client_as):
+    from models.risk import SalesPromise
+    insp = inspection(projects['mine'])
+    finding(projects['mine'], insp, '问题一')
+    finding(projects['other'], inspection(projects['other']), '别的项目的问题')
+    SalesPromise.create_logged(None, project=projects['mine'], source='广告', content='绿化率35%')
+    SalesPromise.create_logged(None, project=projects['mine'], source='合同', content='燃气开通',
+                               status='已兑现', checked_on=TODAY)
+    page = client_as('clerk').get('/risk/').get_data(as_text=True)
+    row = re.search(r'<tr data-project="%d">(.*?)</tr>' % projects['mine'].id, page, re.S).group(1)
+    assert re.search(r'class="open-findings">1<', row)
+    assert re.search(r'class="open-promises">1<', row)
+    assert 'data-project="%d"' % projects['other'].id not in page

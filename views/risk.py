@@ -113,6 +113,7 @@ class FloorPlanCheckView(RegisterView):
 bp = Blueprint('risk', __name__, url_prefix='/risk')
 
 ADMIN_LINKS = (
+    MenuLink(name='风险控制概况', url='/risk/', category='风险控制'),
     MenuLink(name='户型图复查覆盖率', url='/risk/coverage', category='风险控制'),
     MenuLink(name='开盘后高风险变更未告知业主', url='/risk/untold-changes', category='风险控制'),
 )
@@ -138,6 +139,29 @@ def _chosen_project(projects):
 def _guard():
     if not current_user.can('list'):
         abort(403)
+
+
+@bp.route('/')
+@login_required
+def overview():
+    """Per project: overdue inspections, open findings and promises, owners still to be told."""
+    _guard()
+    today = datetime.date.today()
+    cards = []
+    for project in _visible_projects():
+        figures = risk_models.project_risk_figures(project.id)
+        inspections = risk_models.RiskInspection.select().where(
+            (risk_models.RiskInspection.project == project.id) &
+            risk_models.RiskInspection.deleted_at.is_null())
+        figures['overdue_inspections'] = inspections.where(
+            risk_models.RiskInspection.completed_on.is_null() &
+            (risk_models.RiskInspection.due_on < today)).count()
+        figures['late_documents'] = risk_models.SalesDocumentReview.select().where(
+            (risk_models.SalesDocumentReview.project == project.id) &
+            risk_models.SalesDocumentReview.deleted_at.is_null() &
+            (risk_models.SalesDocumentReview.late == True)).count()  # noqa: E712
+        cards.append((project, figures))
+    return render_page('risk/overview.html', title='风险控制概况', cards=cards)
 
 
 @bp.route('/coverage')
