@@ -260,8 +260,7 @@ MAJOR_CLOSE_CLAUSE = ('手册003 顾客投诉：“公司总经理是顾客投�
 def complaint_problems(*, old_status: Optional[str], status: str, severity: str, can_approve: bool,
                        decided_by: Optional[str], received_on: Optional[date],
                        closed_on: Optional[date], deadline: Optional[date], resolution: Optional[str],
-                       responsible_department: Optional[object], follow_up_count: int,
-                       reopened_by_approver: bool = False):
+                       responsible_department: Optional[object], follow_up_count: int):
     """(field, message) for every rule of the complaint workflow this edit breaks.
 
     手册003：“客户服务部负责接待和受理反馈到集团公司的各类顾客投诉,并对所受理的投诉进行登记、分析、
@@ -274,10 +273,7 @@ def complaint_problems(*, old_status: Optional[str], status: str, severity: str,
     problems = []
     if status not in COMPLAINT_STATES:
         return [('status', '请选择投诉处理状态')]
-    allowed = COMPLAINT_TRANSITIONS.get(old_status, set())
-    if old_status == '关闭' and status != '关闭' and can_approve and reopened_by_approver:
-        allowed = allowed | {status}
-    if status not in allowed:
+    if status not in COMPLAINT_TRANSITIONS.get(old_status, set()):
         if old_status is None:
             problems.append(('status', '新投诉须从“登记”开始'))
         elif old_status == '关闭':
@@ -396,6 +392,7 @@ def contact_form_problems(*, issued_on: Optional[date], deadline: Optional[date]
 # compensation — 赔付台账
 # ---------------------------------------------------------------------------------------------
 
+CENT = Decimal('0.01')
 COMPENSATION_CLAUSE = '手册002：“各项目对于接待客户赔付都积累了相当的经验,处理流程完善清晰,赔付都通过OA审批,资料留存齐全。”'
 
 
@@ -419,9 +416,9 @@ def compensation_totals(rows: Iterable[tuple]) -> list[dict]:
     """Totals per project from (project, amount, paid_on): count, amount, paid amount, unpaid amount."""
     table: dict = {}
     for project, amount, paid_on in rows:
-        entry = table.setdefault(project, {'project': project, 'count': 0, 'amount': Decimal('0'),
-                                           'paid': Decimal('0'), 'unpaid': Decimal('0')})
-        value = Decimal(str(amount or 0))
+        entry = table.setdefault(project, {'project': project, 'count': 0, 'amount': CENT * 0,
+                                           'paid': CENT * 0, 'unpaid': CENT * 0})
+        value = Decimal(str(amount or 0)).quantize(CENT)
         entry['count'] += 1
         entry['amount'] += value
         entry['paid' if paid_on else 'unpaid'] += value
