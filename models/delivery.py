@@ -6,10 +6,10 @@ gather the facts they need from the database and hand them over.
 """
 import datetime
 
-from peewee import (JOIN, BooleanField, Case, CharField, DateField, ForeignKeyField, IntegerField,
+from peewee import (BooleanField, Case, CharField, DateField, ForeignKeyField, IntegerField,
                     TextField, fn)
 
-from models.base import AttachmentField, Deadline, User, choices, write_tx
+from models.base import AttachmentField, Deadline, choices, write_tx
 from models.master import Contractor, Project, ProjectRegister, Unit
 from rules import delivery as rules
 

@@ -5,11 +5,12 @@ The rules live in rules/handover.py; this module gathers contract facts and rost
 """
 import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
-from peewee import JOIN, BooleanField, CharField, DateField, DateTimeField, DecimalField, \
-    ForeignKeyField, IntegerField, fn
+from peewee import (JOIN, BooleanField, CharField, DateField, DateTimeField, DecimalField,
+                    ForeignKeyField, IntegerField)
 
-from models.base import Deadline, RuleError, choices, write_tx
+from models.base import Deadline, choices, write_tx
 from models.master import Contract, Owner, Project, ProjectRegister, Unit
 from rules import handover as rules
 
@@ -198,18 +199,64 @@ class HandoverEntry(ProjectRegister):
                     refreshed += 1
         return created, refreshed
 
+    ROSTER_FIELDS = ('id', 'eligible', 'ineligible_reason', 'status', 'appointment_on', 'arrived_at',
+                     'keys_handed_on', 'refused_on', 'refusal_reason', 'issues_found',
+                     'notice_mailed_on', 'notice_confirmed', 'phoned_on', 'demand_letter_sent_on',
+                     'late_days', 'late_penalty')
+
     @classmethod
     def roster_rows(cls, project_id):
-        """Every live roster row of a project with its unit and owner loaded, ordered by unit."""
-        query = (cls.select(cls, Unit, Owner)
+        """Every live roster row of a project as light records, in unit order.
+
+        The daily report reads the whole roster on every request, so the rows are fetched as
+        plain tuples (one query, no model hydration) and converted here; each record carries the
+        roster fields the report rules read, plus unit_label, owner_name and owner_phone.
+        """
+        fields = [cls._meta.fields[n] for n in cls.ROSTER_FIELDS]
+        query = (cls.select(*fields, Unit.building, Unit.entrance, Unit.room, Owner.name, Owner.phone)
                  .join(Unit, on=(cls.unit == Unit.id))
                  .switch(cls).join(Owner, JOIN.LEFT_OUTER, on=(cls.owner == Owner.id))
-                 .where((cls.project == project_id) & cls.deleted_at.is_null())
-                 .order_by(Unit.building, Unit.entrance, Unit.room))
-        rows = list(query)
-        for row in rows:
-            row.unit_label = str(row.unit)
+                 .where((cls.project == project_id) & cls.deleted_at.is_null()))
+        converters = [_converter(f) for f in fields]
+        rows = []
+        for raw in cls._meta.database.execute_sql(*query.sql()):
+            record = RosterRecord(**{f.name: convert(value) for f, convert, value
+                                     in zip(fields, converters, raw)})
+            building, entrance, room, record.owner_name, record.owner_phone = raw[len(fields):]
+            record.unit_label = '%s-%s-%s' % (building, entrance, room)
+            record.sort_key = (building, entrance, (len(room), room))
+            rows.append(record)
+        rows.sort(key=lambda r: r.sort_key)
         return rows
+
+
+class RosterRecord(SimpleNamespace):
+    """One roster row as the reports read it (see HandoverEntry.roster_rows)."""
+
+
+def _as_date(value):
+    if value is None or isinstance(value, datetime.date):
+        return value.date() if isinstance(value, datetime.datetime) else value
+    return datetime.date.fromisoformat(str(value)[:10])
+
+
+def _as_datetime(value):
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    return datetime.datetime.fromisoformat(str(value))
+
+
+def _converter(field):
+    # SQLite hands back text, PostgreSQL typed values: both end up as Python dates and numbers.
+    if isinstance(field, DateTimeField):
+        return _as_datetime
+    if isinstance(field, DateField):
+        return _as_date
+    if isinstance(field, BooleanField):
+        return lambda v: None if v is None else bool(v)
+    if isinstance(field, DecimalField):
+        return lambda v: None if v is None else Decimal(str(v))
+    return lambda v: v
 
 
 EXTRA_MODELS = []

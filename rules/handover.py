@@ -43,17 +43,15 @@ def roster_eligibility(has_contract, signed, cancelled, paid_in_full):
     手册004 4.2.5 制定《交樓名單》 from the owners whose contract and payment the signing and
     collecting departments confirm (REGISTERS §4: “owners whose payment is settled”); 4.2.7
     “對於不符合交樓資格的用戶要特別說明” — so an ineligible row stays on the roster with its reason.
-    Reasons are checked in order: 未签约, 合同作废, 房款未结清 (all that apply, joined by '；').
+    The first reason that applies is given: 未签约, then 合同作废 (a cancelled contract's
+    payment no longer matters), then 房款未结清.
     """
     if not has_contract or not signed:
         return False, REASON_NO_CONTRACT
-    reasons = []
     if cancelled:
-        reasons.append(REASON_CANCELLED)
+        return False, REASON_CANCELLED
     if not paid_in_full:
-        reasons.append(REASON_UNPAID)
-    if reasons:
-        return False, '；'.join(reasons)
+        return False, REASON_UNPAID
     return True, ''
 
 
@@ -267,10 +265,10 @@ def not_taken(rows, as_of):
     """未接房 as of `as_of` (PLUS3_CLAUSE): rows whose keys had not been handed by then.
 
     Eligible owners come first (the department contacts them, 催告函 with legal's help), then the
-    ineligible ones with their reason; within each, by unit.
+    ineligible ones with their reason; within each, in the roster's order.
     """
     left = [row for row in rows if not _by(handed_on(row), as_of)]
-    return sorted(left, key=lambda r: (not r.eligible, str(getattr(r, 'unit_label', '') or '')))
+    return sorted(left, key=lambda r: not r.eligible)
 
 
 def not_taken_reason(row, as_of):
@@ -324,11 +322,7 @@ def summary_statistics(rows, as_of):
         running += handed_days[day]
         by_day.append((day, handed_days[day], running,
                        running / daily.units_due if daily.units_due else 0.0))
-    ineligible = Counter()
-    for r in rows:
-        if not r.eligible:
-            for reason in (r.ineligible_reason or '未填原因').split('；'):
-                ineligible[reason] += 1
+    ineligible = Counter((r.ineligible_reason or '未填原因') for r in rows if not r.eligible)
     refusals = Counter((r.refusal_reason or '未填原因') for r in rows if _by(refused_on(r), as_of))
     late = [r for r in rows if (r.late_days or 0) > 0]
     events = handover_days(rows)

@@ -25,7 +25,7 @@ D1, D2, D3, D4 = D(2027, 3, 1), D(2027, 3, 2), D(2027, 3, 3), D(2027, 3, 4)
     (True, False, False, True, (False, '未签约')),
     (True, True, True, True, (False, '合同作废')),
     (True, True, False, False, (False, '房款未结清')),
-    (True, True, True, False, (False, '合同作废；房款未结清')),
+    (True, True, True, False, (False, '合同作废')),
 ])
 def test_roster_eligibility_for_each_reason(has_contract, signed, cancelled, paid, expected):
     assert h.roster_eligibility(has_contract, signed, cancelled, paid) == expected

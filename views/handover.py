@@ -31,15 +31,15 @@ def _eligible(view, context, row, name):
 
 
 def owner_phone(row):
-    owner = row.owner if row.__data__.get('owner') else None
-    phone = owner.phone if owner is not None else ''
+    """The owner's phone of a roster record, masked for roles that do not see phones."""
+    phone = row.owner_phone or ''
     if phone and not current_user.can('see_phone'):
         phone = MASKS['phone'](phone)
-    return phone or ''
+    return phone
 
 
 def owner_name(row):
-    return str(row.owner) if row.__data__.get('owner') else ''
+    return row.owner_name or ''
 
 
 def wide_impact_complaints(project, since):
@@ -100,7 +100,9 @@ class HandoverEntryView(RegisterView):
     def daily_view(self):
         project, projects, rows, day, figures = self._daily()
         return self.render('handover/daily.html', project=project, projects=projects, day=day,
-                           figures=figures, days=rules.handover_days(rows), clause=rules.DAILY_CLAUSE,
+                           figures=figures, today=datetime.date.today(),
+                           days=[d for d in rules.handover_days(rows) if d <= datetime.date.today()],
+                           clause=rules.DAILY_CLAUSE,
                            phone=owner_phone, owner=owner_name)
 
     @expose('/daily.xlsx')
