@@ -383,6 +383,9 @@ class RiskFinding(ProjectRegister):
         yield from rules.finding_close_problems(self.status, self.fixable, script_kind,
                                                 self.verified_by, self.closed_on, self.found_on,
                                                 today())
+        if actor is not None:
+            yield from rules.unfixable_decision_problems(self.fixable, self.original('fixable'),
+                                                         actor.can('approve'))
 
     @property
     def overdue(self):

@@ -258,6 +258,18 @@ def finding_close_problems(status, fixable, script_kind, verified_by, closed_on,
                 script_kind, UNFIXABLE_SCRIPT_KIND)
 
 
+def unfixable_decision_problems(fixable, was_fixable, can_approve):
+    """Marking a finding not fixable (不整改) is a supervisor's decision (REGISTERS.md §8: 客服经理
+    approve 让步接收/不整改); a clerk may record findings and follow them, not waive them.
+
+    `was_fixable`: the stored value before this edit (None for a new row).
+    """
+    if fixable or can_approve:
+        return
+    if was_fixable is None or was_fixable:
+        yield 'fixable', '将问题认定为无法整改（不整改）须由客服经理审批，客服专员不能取消「可整改」。'
+
+
 def count_open_findings(statuses):
     """How many of the given finding statuses are still open (not 已关闭)."""
     return sum(1 for s in statuses if finding_is_open(s))

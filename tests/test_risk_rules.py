@@ -450,3 +450,12 @@ def test_quarter_labels():
 ])
 def test_design_change_status_follows_the_notices(args, expected):
     assert risk.design_change_status(*args) == expected
+
+
+def test_only_an_approver_marks_a_finding_not_fixable():
+    assert fields(risk.unfixable_decision_problems(False, None, False)) == ['fixable']
+    assert fields(risk.unfixable_decision_problems(False, True, False)) == ['fixable']
+    assert list(risk.unfixable_decision_problems(False, None, True)) == []
+    assert list(risk.unfixable_decision_problems(True, None, False)) == []
+    # already decided by a supervisor: a clerk may go on editing the row
+    assert list(risk.unfixable_decision_problems(False, False, False)) == []

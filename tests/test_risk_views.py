@@ -145,8 +145,8 @@ def test_countersign_nineteen_days_before_launch_is_late(projects, client_as):
 
 def test_closing_unfixable_finding_without_script_is_refused(projects, client_as):
     insp = inspection(projects['mine'])
-    clerk = client_as('clerk')
-    response = clerk.post_form('/admin/risk_finding/new/', {
+    supervisor = client_as('supervisor')
+    response = supervisor.post_form('/admin/risk_finding/new/', {
         'project': projects['mine'].id, 'inspection': insp.id, 'category': '销售现场',
         'description': '沙盘绿化比例与规划不符', 'status': '已关闭', 'verified_by': '陈静',
         'closed_on': TODAY.isoformat()})           # 'fixable' left unticked: not fixable
@@ -160,13 +160,29 @@ def test_unfixable_finding_closes_with_a_unified_script(projects, client_as):
     insp = inspection(projects['mine'])
     script = SalesScript.create_logged(None, project=projects['mine'], kind='不整改问题统一说辞',
                                        specialty='景观', topic='绿化比例', content='以规划批复为准。')
-    clerk = client_as('clerk')
-    response = clerk.post_form('/admin/risk_finding/new/', {
+    supervisor = client_as('supervisor')
+    response = supervisor.post_form('/admin/risk_finding/new/', {
         'project': projects['mine'].id, 'inspection': insp.id, 'category': '销售现场',
         'description': '沙盘绿化比例与规划不符', 'status': '已关闭', 'verified_by': '陈静',
         'closed_on': TODAY.isoformat(), 'unified_script': script.id})
     assert response.status_code == 302
     assert RiskFinding.get().status == '已关闭'
+
+
+def test_clerk_cannot_mark_a_finding_not_fixable(projects, client_as):
+    insp = inspection(projects['mine'])
+    row = finding(projects['mine'], insp, '次卧开间偏小')
+    edit = client_as('clerk')
+    page = edit.get('/admin/risk_finding/edit/?id=%d' % row.id).get_data(as_text=True)
+    version = re.search(r'name="row_version"[^>]*value="(\d+)"|value="(\d+)"[^>]*name="row_version"',
+                        page)
+    response = edit.post_form('/admin/risk_finding/edit/?id=%d' % row.id, {
+        'project': projects['mine'].id, 'inspection': insp.id, 'category': '销售现场',
+        'description': '次卧开间偏小', 'status': '待整改',
+        'row_version': version.group(1) or version.group(2)})      # 可整改 unticked
+    assert response.status_code == 200
+    assert '须由客服经理审批' in response.get_data(as_text=True)
+    assert RiskFinding.get_by_id(row.id).fixable is True
 
 
 def test_drawing_review_without_issue_date_is_refused(projects, client_as):
@@ -377,3 +393,50 @@ def test_overview_counts_open_findings_and_promises_of_own_projects_only(project
     assert re.search(r'class="open-findings">1<', row)
     assert re.search(r'class="open-promises">1<', row)
     assert 'data-project="%d"' % projects['other'].id not in page
+
+
+# ------------------------------------------------------------------ Excel import
+
+def _xlsx(rows):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    data.seek(0)
+    return data
+
+
+def _import(client, table, rows):
+    check = client.post('/admin/%s/import/' % table, data={
+        'csrf_token': client.csrf(), 'step': 'check',
+        'file': (_xlsx(rows), 'changes.xlsx')}, content_type='multipart/form-data')
+    page = check.get_data(as_text=True)
+    token = re.search(r'name="token"[^>]*value="([0-9a-f]{32})"|value="([0-9a-f]{32})"[^>]*name="token"',
+                      page)
+    if token is None:
+        return page
+    return client.post('/admin/%s/import/' % table, data={
+        'csrf_token': client.csrf(), 'step': 'commit',
+        'token': token.group(1) or token.group(2)}, follow_redirects=True).get_data(as_text=True)
+
+
+def test_design_changes_import_from_excel_with_derived_flags(projects, client_as):
+    issued = (TODAY - D(10)).isoformat()
+    _import(client_as('clerk'), 'design_change', [
+        ['项目', '变更编号', '下发日期', '变更内容', '投诉风险', '告知客服日期'],
+        ['云栖雅苑', 'BG-31', issued, '小区南侧景观水系取消', '高', issued]])
+    row = DesignChange.get(DesignChange.change_no == 'BG-31')
+    assert row.after_launch and row.pending_departments == '销售部、法务'
+
+
+def test_import_row_breaking_a_rule_saves_nothing(projects, client_as):
+    issued = (TODAY - D(10)).isoformat()
+    page = _import(client_as('clerk'), 'design_change', [
+        ['项目', '变更编号', '下发日期', '变更内容', '投诉风险', '需告知客户', '判断依据',
+         '应告知业主数', '已告知业主数'],
+        ['云栖雅苑', 'BG-32', issued, '入户门品牌调整', '中', '是', '合同约定', 10, 5],
+        ['云栖雅苑', 'BG-33', issued, '飘窗取消', '高', '是', '合同约定', 10, 12]])
+    assert '已告知业主数（12）不能多于应告知业主数（10）' in page
+    assert not DesignChange.select().exists()
