@@ -1,0 +1,293 @@
+"""Hardening through HTTP: login throttling, sessions that end for real, security headers, CSP."""
+import datetime
+import logging
+import os
+import re
+
+import itsdangerous.timed
+import pytest
+
+from conftest import PASSWORD, TOKEN_RE, login
+from models.base import LoginAttempt, User, now
+from views import security
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.path.join(os.path.dirname(HERE), 'templates')
+
+
+def fail(client, username, times=1):
+    for _ in range(times):
+        response = login(client, username, 'wrong-password-1')
+    return response
+
+
+def client_from(app, address):
+    client = app.test_client()
+    client.environ_base['REMOTE_ADDR'] = address
+    return client
+
+
+def backdate_attempts(minutes):
+    for attempt in LoginAttempt.select():
+        attempt.at -= datetime.timedelta(minutes=minutes)
+        attempt.save()
+
+
+# ------------------------------------------------------------------ throttling
+
+def test_five_failures_lock_the_user_even_with_the_right_password(app, users):
+    client = app.test_client()
+    assert fail(client, 'clerk', 4).status_code == 200
+    assert fail(client, 'clerk').status_code == 200          # the 5th failure is still answered
+    response = login(client, 'clerk')
+    assert response.status_code == 429
+    assert '15 分钟后再试' in response.get_data(as_text=True)
+
+
+def test_four_failures_do_not_lock(app, users):
+    client = app.test_client()
+    fail(client, 'clerk', 4)
+    assert login(client, 'clerk').status_code == 302
+
+
+def test_lock_page_is_the_same_for_an_unknown_user(app, users):
+    known, unknown = app.test_client(), client_from(app, '10.0.0.9')
+    fail(known, 'clerk', 5)
+    fail(unknown, 'no-such-user', 5)
+    known_page = login(known, 'clerk')
+    unknown_page = login(unknown, 'no-such-user')
+    assert known_page.status_code == unknown_page.status_code == 429
+    strip = lambda r: re.sub(r'nonce="[^"]+"|value="[^"]+"', '', r.get_data(as_text=True))
+    assert strip(known_page) == strip(unknown_page)
+
+
+def test_user_lock_holds_from_another_address(app, users):
+    fail(client_from(app, '10.0.0.1'), 'clerk', 5)
+    other = client_from(app, '10.0.0.2')
+    assert login(other, 'clerk').status_code == 429
+
+
+def test_address_is_locked_after_five_failures_on_different_users(app, users):
+    client = client_from(app, '10.0.0.3')
+    for name in ('a1', 'a2', 'a3', 'a4', 'a5'):
+        fail(client, name)
+    assert login(client, 'supervisor').status_code == 429
+    elsewhere = client_from(app, '10.0.0.4')
+    assert login(elsewhere, 'supervisor').status_code == 302
+
+
+def test_lock_ends_after_15_minutes(app, users):
+    client = app.test_client()
+    fail(client, 'clerk', 5)
+    backdate_attempts(16)
+    assert login(client, 'clerk').status_code == 302
+
+
+def test_lock_lasts_15_minutes_from_the_fifth_failure(app, users):
+    client = app.test_client()
+    fail(client, 'clerk', 4)
+    backdate_attempts(14)        # four failures 14 minutes ago, the fifth now
+    fail(client, 'clerk')
+    backdate_attempts(10)        # ten minutes later the first four are 24 minutes old
+    assert login(client, 'clerk').status_code == 429
+    backdate_attempts(6)         # sixteen minutes after the fifth
+    assert login(client, 'clerk').status_code == 302
+
+
+def test_refused_attempts_do_not_lengthen_the_lock(app, users):
+    client = app.test_client()
+    fail(client, 'clerk', 5)
+    for _ in range(5):
+        assert login(client, 'clerk', 'wrong-password-1').status_code == 429
+    assert LoginAttempt.select().where(LoginAttempt.ok == False).count() == 5  # noqa: E712
+
+
+def test_a_successful_login_clears_the_user_count(app, users):
+    client = app.test_client()
+    fail(client, 'clerk', 4)
+    assert login(client, 'clerk').status_code == 302
+    client.get('/logout')
+    elsewhere = client_from(app, '10.0.0.5')      # the address of the four has its own count
+    fail(elsewhere, 'clerk')
+    assert login(elsewhere, 'clerk').status_code == 302
+
+
+def test_throttled_login_is_logged(app, users, caplog):
+    client = app.test_client()
+    fail(client, 'clerk', 5)
+    with caplog.at_level(logging.WARNING):
+        login(client, 'clerk')
+    assert any('login throttled' in r.getMessage() and 'clerk' in r.getMessage()
+               for r in caplog.records)
+
+
+def test_lock_end_is_computed_from_the_window(app, users):
+    base = now()
+    with app.test_request_context():
+        for minutes in (20, 13, 12, 8, 4, 1):
+            LoginAttempt.create(username='clerk', address='10.1.1.1', ok=False,
+                                at=base - datetime.timedelta(minutes=minutes))
+        # failures at -13 … -1 are 5 within 15 minutes: locked until 14 minutes from now
+        until = security.locked_until('clerk', '10.9.9.9', at=base)
+        assert until == base + datetime.timedelta(minutes=14)
+        assert security.locked_until('clerk', '10.9.9.9',
+                                     at=base + datetime.timedelta(minutes=14)) is None
+
+
+# ------------------------------------------------------------------ sessions
+
+def test_session_cookie_is_httponly_and_samesite_lax(app, users):
+    response = login(app.test_client(), 'clerk')
+    cookie = [h for h in response.headers.getlist('Set-Cookie') if h.startswith('session=')][0]
+    assert 'HttpOnly' in cookie and 'SameSite=Lax' in cookie
+    assert 'Secure' not in cookie
+
+
+def test_session_cookie_is_secure_when_configured_for_https(app, users):
+    app.config['SESSION_COOKIE_SECURE'] = True
+    client = app.test_client()
+    page = client.get('/login', base_url='https://localhost').get_data(as_text=True)
+    token = TOKEN_RE.search(page)
+    response = client.post('/login', base_url='https://localhost', data={
+        'username': 'clerk', 'password': PASSWORD, 'csrf_token': token.group(1) or token.group(2)})
+    cookie = [h for h in response.headers.getlist('Set-Cookie') if h.startswith('session=')][0]
+    assert '; Secure' in cookie
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Moves the clock the session cookie's signature is checked against."""
+    real = itsdangerous.timed.TimestampSigner.get_timestamp
+    state = {'minutes': 0}
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, 'get_timestamp',
+                        lambda self: real(self) + state['minutes'] * 60)
+
+    def advance(minutes):
+        state['minutes'] += minutes
+    return advance
+
+
+def test_session_ends_after_30_idle_minutes(client_as, clock):
+    clerk = client_as('clerk')
+    assert clerk.get('/admin/unit/').status_code == 200
+    clock(31)
+    response = clerk.get('/admin/unit/')
+    assert response.status_code == 302 and '/login' in response.headers['Location']
+
+
+def test_activity_keeps_the_session_alive(client_as, clock):
+    clerk = client_as('clerk')
+    for _ in range(3):           # 87 minutes in all, never 30 idle
+        clock(29)
+        assert clerk.get('/admin/unit/').status_code == 200
+    clock(31)
+    assert clerk.get('/admin/unit/').status_code == 302
+
+
+def test_a_copied_cookie_of_an_idle_session_is_refused(app, client_as, clock):
+    clerk = client_as('clerk')
+    cookie = clerk.get_cookie('session').value
+    clock(31)
+    thief = app.test_client()
+    thief.set_cookie('session', cookie)
+    response = thief.get('/')
+    assert response.status_code == 302 and '/login' in response.headers['Location']
+
+
+def test_logout_sends_an_old_cookie_to_the_login_page(app, client_as):
+    clerk = client_as('clerk')
+    cookie = clerk.get_cookie('session').value
+    clerk.get('/logout')
+    thief = app.test_client()
+    thief.set_cookie('session', cookie)
+    response = thief.get('/admin/unit/')
+    assert response.status_code == 302 and '/login' in response.headers['Location']
+
+
+def test_password_change_ends_the_other_sessions(app, client_as):
+    here, elsewhere = client_as('clerk'), client_as('clerk')
+    response = here.post_form('/account/password', {
+        'current': PASSWORD, 'new': 'Brand-new-pass-42', 'again': 'Brand-new-pass-42'})
+    assert response.status_code == 302
+    assert here.get('/admin/unit/').status_code == 200
+    response = elsewhere.get('/admin/unit/')
+    assert response.status_code == 302 and '/login' in response.headers['Location']
+
+
+@pytest.mark.parametrize('new, message', [
+    ('short-1', '密码至少 10 位'),
+    ('1234567890', '密码过于常见'),
+    ('clerk-clerk-2026', '包含用户名'),
+    (PASSWORD, '不能与当前密码相同'),
+])
+def test_weak_new_password_is_refused(client_as, new, message):
+    clerk = client_as('clerk')
+    response = clerk.post_form('/account/password', {'current': PASSWORD, 'new': new, 'again': new})
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    assert login(clerk.client, 'clerk').status_code == 302       # the old password still works
+
+
+def test_password_change_needs_the_current_password(client_as):
+    clerk = client_as('clerk')
+    response = clerk.post_form('/account/password', {
+        'current': 'not-the-password', 'new': 'Brand-new-pass-42', 'again': 'Brand-new-pass-42'})
+    assert '当前密码不正确' in response.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ headers
+
+@pytest.mark.parametrize('path', ['/login', '/healthz', '/no-such-page', '/static/portal.js'])
+def test_security_headers_on_anonymous_responses(app, users, path):
+    check_headers(app.test_client().get(path))
+
+
+@pytest.mark.parametrize('path', ['/', '/admin/unit/', '/admin/unit/new/', '/admin/change_log/',
+                                  '/account/password', '/admin/unit/edit/?id=999999'])
+def test_security_headers_on_pages_of_a_logged_in_user(client_as, path):
+    check_headers(client_as('supervisor').get(path))
+
+
+def check_headers(response):
+    csp = response.headers['Content-Security-Policy']
+    script_src = re.search(r"script-src ([^;]+)", csp).group(1)
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert response.headers['X-Content-Type-Options'] == 'nosniff'
+    assert response.headers['X-Frame-Options'] == 'DENY'
+    assert response.headers['Referrer-Policy'] == 'same-origin'
+
+
+def test_pages_with_personal_data_are_not_cached(client_as):
+    assert client_as('clerk').get('/admin/owner/').headers['Cache-Control'] == 'no-store'
+
+
+@pytest.mark.parametrize('path', ['/', '/admin/unit/', '/admin/unit/new/', '/admin/users/',
+                                  '/admin/recycle/', '/admin/change_log/', '/account/password'])
+def test_every_script_on_our_pages_carries_the_nonce(client_as, path):
+    response = client_as('admin').get(path)
+    assert response.status_code == 200
+    nonce = re.search(r"'nonce-([^']+)'", response.headers['Content-Security-Policy']).group(1)
+    scripts = re.findall(r'<script\b([^>]*)>', response.get_data(as_text=True))
+    assert scripts
+    for attributes in scripts:
+        assert 'nonce="%s"' % nonce in attributes, attributes
+
+
+def test_nonce_changes_per_response(app, users):
+    client = app.test_client()
+    first = client.get('/login').headers['Content-Security-Policy']
+    second = client.get('/login').headers['Content-Security-Policy']
+    assert first != second
+
+
+def test_our_templates_have_no_inline_script():
+    """Under our CSP inline code does not run: everything is in static/portal.js."""
+    found = []
+    for folder, _, files in os.walk(TEMPLATES):
+        for name in files:
+            text = open(os.path.join(folder, name), encoding='utf-8').read()
+            for tag in re.findall(r'<script\b[^>]*>', text):
+                if 'src=' not in tag:
+                    found.append((name, tag))
+            found += [(name, m) for m in re.findall(r'\son[a-z]+\s*=', text)]
+    assert found == []
