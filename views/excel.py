@@ -1,16 +1,19 @@
 """Excel out: every register list exports exactly what it shows (filters, search, sort), streamed.
 
 xlsxwriter writes in `constant_memory` mode and rows are fetched in batches, so the size of an
-export does not decide the memory it takes. Strings are never turned into formulas or links.
+export does not decide the memory it takes. Strings are never turned into formulas or links:
+every text cell goes through `write_string`, and the workbook options switch off xlsxwriter's
+guessing, so '=HYPERLINK(...)', '+1', '-1+2' or '@SUM(A1)' open as the text they are.
+Every export is recorded in export_log (who, what, filters, rows, unmasked personal data).
 """
 import datetime
 import decimal
-import json
 import os
 import tempfile
 
-from flask import after_this_request, current_app, request, send_file
+from flask import after_this_request, current_app, send_file
 from flask_login import current_user
+from markupsafe import Markup
 from peewee import (BooleanField, DateField, DateTimeField, DecimalField, FloatField,
                     ForeignKeyField, IntegerField)
 import xlsxwriter
@@ -19,6 +22,8 @@ from models.base import ExportLog, db, is_sqlite, now
 from rules.master import MASKS
 
 BATCH = 2000
+WIDTH_SAMPLE_ROWS = 200        # column widths are measured on the first rows of a sheet
+MAX_WIDTH = 50
 WORKBOOK_OPTIONS = {
     'constant_memory': True,
     'strings_to_formulas': False,   # '=HYPERLINK(...)' stays text
@@ -26,36 +31,62 @@ WORKBOOK_OPTIONS = {
     'strings_to_numbers': False,
     'default_date_format': 'yyyy-mm-dd',
 }
+XLSX_MIMETYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
+SHEET_NAME_FORBIDDEN = '[]:*?/\\'
+
+
+def text_width(text):
+    """Display width in Excel's character units: a Chinese character takes two."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def sheet_name(name, taken=()):
+    """A legal, unique worksheet name (31 characters, none of []:*?/\\)."""
+    clean = ''.join('_' if ch in SHEET_NAME_FORBIDDEN else ch for ch in str(name)).strip("'")
+    clean = (clean or 'Sheet')[:31]
+    candidate, n = clean, 2
+    lowered = {t.lower() for t in taken}
+    while candidate.lower() in lowered:
+        suffix = '(%d)' % n
+        candidate = clean[:31 - len(suffix)] + suffix
+        n += 1
+    return candidate
 
 
 class SheetWriter:
-    """Writes one register sheet: typed cells, frozen header, autofilter, widths."""
+    """Writes one register sheet: typed cells, frozen header, autofilter, widths.
 
-    def __init__(self, workbook, name, model, columns, labels, masked=()):
+    `value_of(row, name)`, when given, supplies the value of every column (log lists use their
+    formatters); otherwise stored fields are read from the row, foreign keys by their name and
+    other list columns (properties) from the row's attribute.
+    """
+
+    def __init__(self, workbook, name, model, columns, labels, masked=(), value_of=None):
         self.wb, self.model = workbook, model
-        self.ws = workbook.add_worksheet(name[:31])
+        self.ws = workbook.add_worksheet(name)
         self.columns = list(columns)
         self.masked = set(masked)
-        self.fmt_header = workbook.add_format({'bold': True, 'bg_color': '#DDEBF7', 'border': 1})
+        self.value_of = value_of
+        self.fmt_header = workbook.add_format({'bold': True, 'bg_color': '#DDEBF7', 'border': 1,
+                                               'text_wrap': False})
         self.fmt_date = workbook.add_format({'num_format': 'yyyy-mm-dd'})
         self.fmt_datetime = workbook.add_format({'num_format': 'yyyy-mm-dd hh:mm'})
         self.fmt_money = workbook.add_format({'num_format': '#,##0.00'})
-        self.fmt_number = workbook.add_format({'num_format': '0.######'})
+        self.fmt_number = workbook.add_format({'num_format': '0.0#####'})
         self.kinds = [self._kind(c) for c in self.columns]
-        widths = []
+        self.choice_labels = [self._choice_labels(c) for c in self.columns]
+        self.widths = []
         for col, name_ in enumerate(self.columns):
-            label = labels.get(name_, name_)
-            self.ws.write_string(0, col, str(label), self.fmt_header)
-            widths.append(max(10, min(40, len(str(label)) * 2 + 2)))
-        for col, kind in enumerate(self.kinds):
-            if kind in ('date', 'datetime'):
-                widths[col] = 12 if kind == 'date' else 17
-            self.ws.set_column(col, col, widths[col])
+            label = str(labels.get(name_, name_))
+            self.ws.write_string(0, col, label, self.fmt_header)
+            kind = self.kinds[col]
+            floor = {'date': 12, 'datetime': 17, 'money': 14}.get(kind, 8)
+            self.widths.append(max(floor, text_width(label) + 4))   # room for the filter arrow
         self.ws.freeze_panes(1, 0)
         self.row = 1
 
     def _kind(self, name):
-        fld = self.model._meta.fields.get(name)
+        fld = self.model._meta.fields.get(name) if self.model is not None else None
         if fld is None:
             return 'computed'
         if isinstance(fld, ForeignKeyField):
@@ -72,45 +103,72 @@ class SheetWriter:
             return 'int'
         return 'text'
 
-    def write_row(self, row, computed=None):
+    def _choice_labels(self, name):
+        fld = self.model._meta.fields.get(name) if self.model is not None else None
+        if fld is None or not fld.choices:
+            return None
+        labels = {c[0]: c[1] for c in fld.choices}
+        return None if all(k == v for k, v in labels.items()) else labels
+
+    def _value(self, row, name, kind):
+        if self.value_of is not None:
+            return self.value_of(row, name)
+        if kind == 'computed':
+            value = getattr(row, name, None)
+            return value() if callable(value) else value
+        if kind == 'fk':
+            target = row.__rel__.get(name)
+            return str(target) if target is not None else None
+        return row.__data__.get(name)
+
+    def write_row(self, row):
         ws, r = self.ws, self.row
+        measure = r <= WIDTH_SAMPLE_ROWS
         for col, (name, kind) in enumerate(zip(self.columns, self.kinds)):
-            if kind == 'computed':
-                value = computed(row, name) if computed else getattr(row, name, None)
-            elif kind == 'fk':
-                target = row.__rel__.get(name)
-                value = str(target) if target is not None else None
-            else:
-                value = row.__data__.get(name)
+            value = self._value(row, name, kind)
             if value is None or value == '':
                 continue
+            labels = self.choice_labels[col]
+            if labels is not None:
+                value = labels.get(value, value)
             if name in self.masked:
                 value = MASKS.get(name, lambda v: '****')(str(value))
-            if kind == 'date' and isinstance(value, datetime.date):
-                ws.write_datetime(r, col, datetime.datetime(value.year, value.month, value.day),
-                                  self.fmt_date)
-            elif kind == 'datetime' and isinstance(value, datetime.datetime):
-                ws.write_datetime(r, col, value, self.fmt_datetime)
-            elif kind == 'bool':
-                ws.write_string(r, col, '是' if value else '否')
-            elif kind == 'money' and isinstance(value, (int, float, decimal.Decimal)):
-                ws.write_number(r, col, float(value), self.fmt_money)
-            elif kind in ('number', 'int') and isinstance(value, (int, float, decimal.Decimal)):
-                ws.write_number(r, col, float(value), self.fmt_number if kind == 'number' else None)
-            elif isinstance(value, bool):
-                ws.write_string(r, col, '是' if value else '否')
-            elif isinstance(value, (int, float, decimal.Decimal)) and kind == 'computed':
-                ws.write_number(r, col, float(value))
-            elif isinstance(value, datetime.date):
-                ws.write_datetime(r, col, datetime.datetime(value.year, value.month, value.day),
-                                  self.fmt_date)
-            else:
-                ws.write_string(r, col, str(value))
+            shown = self._write(r, col, kind, value)
+            if measure and shown is not None:
+                self.widths[col] = max(self.widths[col], min(MAX_WIDTH, text_width(shown) + 2))
         self.row += 1
 
+    def _write(self, r, col, kind, value):
+        """Write one typed cell; returns the text whose width counts (None: fixed width)."""
+        ws = self.ws
+        if isinstance(value, bool):
+            text = '是' if value else '否'
+            ws.write_string(r, col, text)
+            return text
+        if isinstance(value, datetime.datetime):
+            ws.write_datetime(r, col, value, self.fmt_datetime if value.time() != datetime.time()
+                              or kind == 'datetime' else self.fmt_date)
+            return None
+        if isinstance(value, datetime.date):
+            ws.write_datetime(r, col, datetime.datetime(value.year, value.month, value.day),
+                              self.fmt_date)
+            return None
+        if isinstance(value, (int, float, decimal.Decimal)) and kind != 'text':
+            fmt = {'money': self.fmt_money, 'number': self.fmt_number}.get(kind)
+            ws.write_number(r, col, float(value), fmt)
+            return format(value, ',.2f') if kind == 'money' else str(value)
+        if isinstance(value, Markup):
+            value = value.striptags()
+        text = str(value)
+        ws.write_string(r, col, text)
+        return text.split('\n', 1)[0]
+
     def close(self):
+        for col, width in enumerate(self.widths):
+            self.ws.set_column(col, col, width)
         if self.columns:
             self.ws.autofilter(0, 0, max(self.row - 1, 0), len(self.columns) - 1)
+        return self.row - 1
 
 
 def iterate_batches(query, batch=BATCH):
@@ -130,32 +188,64 @@ def iterate_batches(query, batch=BATCH):
         yield chunk
 
 
-def write_provenance(workbook, title, filters_text, row_count, extra=()):
-    ws = workbook.add_worksheet('说明')
-    bold = workbook.add_format({'bold': True})
+def write_query(workbook, name, model, query, columns, labels, masked=(), value_of=None,
+                related=True):
+    """Stream `query` into a new sheet `name`; returns the number of rows written."""
+    from views import listing
+    sheet = SheetWriter(workbook, name, model, columns, labels, masked, value_of)
+    fk_names = {c for c, k in zip(sheet.columns, sheet.kinds) if k == 'fk'}
+    for chunk in iterate_batches(query):
+        if related and fk_names:
+            listing.attach_related(model, chunk, fk_names)
+        for row in chunk:
+            sheet.write_row(row)
+    return sheet.close()
+
+
+def safe_database_url():
     url = current_app.config.get('KEFU_DATABASE_URL', '')
     if '@' in url:   # never write a password into a file that leaves the building
         url = url.split('://', 1)[0] + '://…@' + url.split('@', 1)[1]
+    return url
+
+
+def write_provenance(workbook, title, filters_text, row_count, extra=(), ws=None):
+    """The 说明 sheet: what the file holds, who made it, when, from which database.
+    `ws` is a sheet added earlier (to stand first in the workbook) and left empty until now."""
+    ws = ws if ws is not None else workbook.add_worksheet('说明')
+    bold = workbook.add_format({'bold': True})
     lines = [('导出内容', title),
              ('导出人', '%s（%s）' % (current_user.display_name, current_user.username)),
              ('导出时间', now().strftime('%Y-%m-%d %H:%M:%S')),
-             ('数据库', url),
+             ('数据库', safe_database_url()),
              ('筛选条件', filters_text or '无'),
              ('行数', str(row_count))] + list(extra)
     for r, (k, v) in enumerate(lines):
-        ws.write_string(r, 0, k, bold)
-        ws.write_string(r, 1, v)
-    ws.set_column(0, 0, 14)
-    ws.set_column(1, 1, 80)
+        ws.write_string(r, 0, str(k), bold)
+        ws.write_string(r, 1, str(v))
+    ws.set_column(0, 0, 16)
+    ws.set_column(1, 1, 90)
+
+
+def _filter_value_text(flt, value):
+    options = getattr(flt, 'options', None)
+    try:
+        options = options() if callable(options) else options
+    except Exception:   # a dynamic option list that needs more context than a provenance line
+        options = None
+    for key, label in options or ():
+        if str(key) == str(value):
+            return str(label)
+    return str(value)
 
 
 def describe_filters(view):
-    """The list's filters and search in words, for the 说明 sheet and the export log."""
+    """The list's filters, search and sort in words, for the 说明 sheet and the export log."""
     args = view._get_list_extra_args()
     parts = []
     for index, _name, value in args.filters or ():
         flt = view._filters[index]
-        parts.append('%s %s %s' % (flt.name, flt.operation(), value))
+        parts.append('%s %s %s' % (flt.name, flt.operation(), _filter_value_text(flt, value)))
     if args.search:
         parts.append('搜索「%s」' % args.search)
     if args.sort is not None:
@@ -163,6 +253,21 @@ def describe_filters(view):
         if col:
             parts.append('按「%s」%s排序' % (col[1], '降序' if args.sort_desc else '升序'))
     return '；'.join(str(p) for p in parts)
+
+
+def list_query(view):
+    """The list's own query (filters, search, sort from the query string), without paging."""
+    from views import listing
+    args = view._get_list_extra_args()
+    sort = view._get_column_by_idx(args.sort)
+    return listing.build_query(view, sort[0] if sort else None, args.sort_desc, args.search,
+                               args.filters)
+
+
+def new_workbook():
+    fd, path = tempfile.mkstemp(suffix='.xlsx', dir=tmp_dir())
+    os.close(fd)
+    return path, xlsxwriter.Workbook(path, WORKBOOK_OPTIONS)
 
 
 def send_workbook(path, filename):
@@ -173,56 +278,72 @@ def send_workbook(path, filename):
         except OSError:
             pass
         return response
-    return send_file(path, as_attachment=True, download_name=filename,
-                     mimetype='application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
+    return send_file(path, as_attachment=True, download_name=filename, mimetype=XLSX_MIMETYPE)
+
+
+def hidden_masked_fields(model):
+    """Personal-data fields this user sees masked: they leave masked in the file too."""
+    return [n for n, power in getattr(model._meta, 'masked', {}).items()
+            if not current_user.can(power)]
 
 
 def export_list(view):
     """`/admin/<table>/export/xlsx/`: the list as shown, with the list's query string applied."""
-    from views import listing
-    args = view._get_list_extra_args()
-    sort = view._get_column_by_idx(args.sort)
-    query = listing.build_query(view, sort[0] if sort else None, args.sort_desc, args.search,
-                                args.filters)
     model = view.model
-    masked = [n for n, power in getattr(model._meta, 'masked', {}).items()
-              if not current_user.can(power)]
-    columns = list(view.column_export_list)
-    fd, path = tempfile.mkstemp(suffix='.xlsx', dir=_tmp_dir())
-    os.close(fd)
-    workbook = xlsxwriter.Workbook(path, WORKBOOK_OPTIONS)
-    sheet = SheetWriter(workbook, view.name_cn, model, columns, view.column_labels, masked)
-    fk_names = {c for c in columns if sheet._kind(c) == 'fk'}
-    count = 0
-    with db.atomic():   # one consistent snapshot (and a server-side cursor on PostgreSQL)
-        for chunk in iterate_batches(query):
-            listing.attach_related(model, chunk, fk_names)
-            for row in chunk:
-                sheet.write_row(row, computed=lambda r, n: _computed(view, r, n))
-            count += len(chunk)
-    sheet.close()
-    filters_text = describe_filters(view)
-    write_provenance(workbook, view.name_cn, filters_text, count)
-    workbook.close()
+    query = list_query(view)
+    path, workbook = new_workbook()
+    try:
+        with db.atomic():   # one consistent snapshot (and a server-side cursor on PostgreSQL)
+            count = write_query(workbook, sheet_name(view.name_cn), model, query,
+                                view.column_export_list, view.column_labels,
+                                hidden_masked_fields(model))
+        filters_text = describe_filters(view)
+        write_provenance(workbook, view.name_cn, filters_text, count)
+    finally:
+        workbook.close()
     record_export(model._meta.table_name, filters_text, count,
                   unmasked=bool(view.unmasked_fields()))
-    stamp = now().strftime('%Y%m%d_%H%M')
-    return send_workbook(path, '%s_%s.xlsx' % (view.name_cn, stamp))
+    return send_workbook(path, '%s_%s.xlsx' % (view.name_cn, now().strftime('%Y%m%d_%H%M')))
 
 
-def _computed(view, row, name):
-    """A list column that is not a stored field (a property or a formatter of the view)."""
-    value = getattr(row, name, None)
-    return value() if callable(value) else value
+def log_value_of(view):
+    """Values of a log list's columns as the list shows them (its formatters), as plain text."""
+    formatters = view.column_formatters or {}
+
+    def value_of(row, name):
+        formatter = formatters.get(name)
+        if formatter is not None:
+            return formatter(view, None, row, name)
+        return row.__data__.get(name, getattr(row, name, None))
+    return value_of
+
+
+def export_log(view):
+    """`/admin/change_log/export/xlsx/` and `/admin/export_log/export/xlsx/`: the log lists."""
+    model = view.model
+    query = list_query(view)
+    columns = list(view.column_export_list or view.column_list)
+    labels = dict(view.column_labels or {})
+    path, workbook = new_workbook()
+    try:
+        with db.atomic():
+            count = write_query(workbook, sheet_name(view.name), model, query, columns, labels,
+                                value_of=log_value_of(view), related=False)
+        filters_text = describe_filters(view)
+        write_provenance(workbook, view.name, filters_text, count)
+    finally:
+        workbook.close()
+    record_export(model._meta.table_name, filters_text, count)
+    return send_workbook(path, '%s_%s.xlsx' % (view.name, now().strftime('%Y%m%d_%H%M')))
 
 
 def record_export(table, filters_text, count, unmasked=False):
     ExportLog.create(table_name=table, user_id=current_user.id, username=current_user.username,
-                     at=now(), filters=filters_text, row_count=count,
+                     at=now(), filters=(filters_text or '')[:2000], row_count=count,
                      unmasked_personal_data=unmasked)
 
 
-def _tmp_dir():
+def tmp_dir():
     path = os.path.join(current_app.instance_path, 'tmp')
     os.makedirs(path, exist_ok=True)
     return path
