@@ -19,6 +19,12 @@ CERTIFICATE_STATUSES = choices('未办', '办理中', '已办', '已领取')
 CONTRACTOR_KINDS = choices('总包', '分包', '监理', '营销代理', '物业', '第三方')
 
 
+# Stage modules append callables(project_id) that re-derive their rows' dates when a project's
+# launch or delivery date changes (e.g. risk inspections' due dates, countersign deadlines).
+PROJECT_DATE_HOOKS = []
+PROJECT_DATE_FIELDS = ('launch_date', 'contract_delivery_date', 'delivery_start_date')
+
+
 class Project(Register):
     code = CharField(max_length=32, unique=True, verbose_name='项目编码')
     name = CharField(max_length=100, verbose_name='项目名称')
@@ -58,6 +64,11 @@ class Project(Register):
     def delivery_date(self):
         """T day of the handover countdown: the actual start, else the contract date."""
         return self.delivery_start_date or self.contract_delivery_date
+
+    def after_save(self, actor, created):
+        if not created and any(self.original(n) != self.__data__.get(n) for n in PROJECT_DATE_FIELDS):
+            for hook in PROJECT_DATE_HOOKS:
+                hook(self.id)
 
     def refresh_unit_counts(self):
         """Keep total/sold units in step with the unit register (derived, not logged)."""
