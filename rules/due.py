@@ -18,6 +18,7 @@ the same as one of a hundred when only the first page is shown.
 """
 import datetime
 import heapq
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -269,13 +270,29 @@ def _counts(model, deadline, query, today):
     return {OVERDUE: overdue, DUE_TODAY: today_count, DUE_SOON: total - overdue - today_count}
 
 
-def _row_detail(model, row):
-    names = tuple(getattr(model._meta, 'lookup', ()) or ())
-    parts = [str(row.__data__.get(n)) for n in names
-             if n in model._meta.fields and not isinstance(model._meta.fields[n], ForeignKeyField)
-             and row.__data__.get(n) not in (None, '')]
-    text = ' '.join(parts) if parts else str(row)
+def _detail_fields(model):
+    """The plain fields that name a row (Meta.lookup), or None to fall back on str(row)."""
+    names = [n for n in (getattr(model._meta, 'lookup', ()) or ())
+             if n in model._meta.fields and not isinstance(model._meta.fields[n], ForeignKeyField)]
+    return [model._meta.fields[n] for n in names] or None
+
+
+def _row_detail(model, row, fields):
+    if fields is None:
+        text = str(row)
+    else:
+        text = ' '.join(str(row.__data__.get(f.name)) for f in fields
+                        if row.__data__.get(f.name) not in (None, ''))
     return text if len(text) <= 60 else text[:59] + '…'
+
+
+def _unit_labels(ids):
+    from models.master import Unit
+    ids = sorted({i for i in ids if i is not None})
+    if not ids:
+        return {}
+    return {u.id: str(u) for u in Unit.select(Unit.id, Unit.building, Unit.entrance, Unit.room)
+            .where(Unit.id.in_(ids))}
 
 
 def _names_of(model, ids):
@@ -283,19 +300,39 @@ def _names_of(model, ids):
     if not ids:
         return {}
     pk = model._meta.primary_key
+    name = model._meta.fields.get('name')
+    if name is not None:
+        return {r.get_id(): r.name for r in model.select(pk, name).where(pk.in_(ids))}
     return {r.get_id(): str(r) for r in model.select().where(pk.in_(ids))}
 
 
+def _fetch_rows(model, deadline, query, count):
+    """The first `count` rows of one deadline's query in urgency order, with only the columns
+    an item shows (no id list: the rows that made the cut are a prefix of that order)."""
+    detail = _detail_fields(model)
+    if detail is None:
+        columns = [model]
+    else:
+        wanted = [model._meta.primary_key, getattr(model, deadline.due_field)] + detail
+        for fld in (model._meta.fields.get('project'), _owner_field(model, deadline),
+                    _unit_field(model, deadline)):
+            if fld is not None:
+                wanted.append(fld)
+        columns = list(OrderedDict((f.name, f) for f in wanted).values())
+    due = getattr(model, deadline.due_field)
+    return list(query.select(*columns).order_by(due, model._meta.primary_key).limit(count))
+
+
 def _register_items(model, deadline, rows, today, project_names):
-    from models.master import Unit
     table = model._meta.table_name
     name = getattr(model._meta, 'verbose_name', table)
     owner_fld = _owner_field(model, deadline)
     unit_fld = _unit_field(model, deadline)
+    detail = _detail_fields(model)
     owners = {}
     if isinstance(owner_fld, ForeignKeyField):
         owners = _names_of(owner_fld.rel_model, (r.__data__.get(owner_fld.name) for r in rows))
-    units = _names_of(Unit, (r.__data__.get(unit_fld.name) for r in rows)) if unit_fld else {}
+    units = _unit_labels(r.__data__.get(unit_fld.name) for r in rows) if unit_fld else {}
     items = []
     for row in rows:
         owner = deadline.owner
@@ -311,7 +348,8 @@ def _register_items(model, deadline, rows, today, project_names):
             project_id=project_id, project_name=project_names.get(project_id, ''), owner=owner,
             clause=deadline.clause, manual=deadline.manual, register=table, register_name=name,
             link='/admin/%s/details/?id=%s' % (table, row.get_id()), row_id=row.get_id(),
-            unit_id=unit_id, unit_label=units.get(unit_id, ''), detail=_row_detail(model, row)))
+            unit_id=unit_id, unit_label=units.get(unit_id, ''),
+            detail=_row_detail(model, row, detail)))
     return items
 
 
@@ -340,9 +378,10 @@ def collect(today, flt=None, limit=None):
     project_names = {p.id: p.name for p in projects}
     report = DueReport(today=today, days=flt.days, items=[], total=0,
                        by_status={s: 0 for s in STATUSES}, projects=projects)
-    streams = []
-
-    for model, deadline in register_deadlines():
+    # Step 1: (due date, id) of each deadline's most urgent rows; step 2: fetch only the rows
+    # that make the cut, so a long list never materializes more than `limit` full rows.
+    candidates, queries = [], {}
+    for index, (model, deadline) in enumerate(register_deadlines()):
         if flt.register and flt.register != model._meta.table_name:
             continue
         query = _deadline_query(model, deadline, flt, project_ids, today)
@@ -357,11 +396,24 @@ def collect(today, flt=None, limit=None):
         name = getattr(model._meta, 'verbose_name', model._meta.table_name)
         report.by_register[name] = report.by_register.get(name, 0) + found
         report.total += found
+        queries[index] = (model, deadline, query)
         due = getattr(model, deadline.due_field)
-        rows = query.select(model).order_by(due, model._meta.primary_key)
+        pk = model._meta.primary_key
+        keys = query.select(due, pk).order_by(due, pk)
         if limit is not None:
-            rows = rows.limit(limit)
-        streams.append(_register_items(model, deadline, list(rows), today, project_names))
+            keys = keys.limit(limit)
+        candidates.extend((due_on, index, row_id) for due_on, row_id in keys.tuples())
+    candidates.sort()
+    if limit is not None:
+        candidates = candidates[:limit]
+    taken = {}
+    for _, index, _ in candidates:
+        taken[index] = taken.get(index, 0) + 1
+    streams = []
+    for index, count in taken.items():
+        model, deadline, query = queries[index]
+        rows = _fetch_rows(model, deadline, query, count)
+        streams.append(_register_items(model, deadline, rows, today, project_names))
 
     last = horizon(today, flt.days)
     extra = []
@@ -557,9 +609,9 @@ PHASE_NAME = '业主工程质量监理小组阶段会议'
 @deadline_source(PHASE_KEY, PHASE_NAME, owner='工程管理部')
 def phase_meetings_due(projects, today, flt):
     """A quality group meets at each key construction phase (基础、主体结构、装饰装修、安装,
-    手册003). The manual names no day; a phase is due by the date the group planned for it
-    (`planned_on` on a meeting row without `held_on`), else it is listed as due from the day the
-    group was formed while the project is not yet delivered."""
+    手册003). The manual names no day for a phase; construction ends before handover, so a phase
+    with no meeting held is due at the latest on the delivery date (T日) — a meeting after the
+    owners moved in can no longer steer the works."""
     groups = _model('supervision_group')
     meetings = _model('group_meeting')
     if groups is None or meetings is None:
@@ -567,22 +619,51 @@ def phase_meetings_due(projects, today, flt):
     from rules import communication as comm
     by_project = {p.id: p for p in projects}
     query = groups.live().where(groups.project.in_(list(by_project) or [0]) &
-                                (groups.kind == comm.QUALITY_GROUP))
+                                (groups.kind == comm.QUALITY_GROUP) & groups.formed_on.is_null(False))
     for group in query:
         project = by_project[group.__data__['project']]
-        if project.stage in ('已交付', '出保'):
+        if project.delivery_date is None or project.stage in ('已交付', '出保'):
             continue
-        rows = list(meetings.live().where(meetings.group == group.id))
-        held = [m.phase for m in rows if getattr(m, 'held_on', None)]
-        planned = {m.phase: m.planned_on for m in rows
-                   if getattr(m, 'planned_on', None) and not getattr(m, 'held_on', None)}
-        formed_on = getattr(group, 'formed_on', None)
+        held = [m.phase for m in meetings.live(meetings.phase)
+                .where((meetings.group == group.id) & meetings.held_on.is_null(False))]
         for phase in comm.missing_phases(held):
-            due_on = planned.get(phase) or formed_on
-            if due_on is None:
-                continue
             yield _item(PHASE_KEY, PHASE_NAME, project, today, what='%s阶段小组会议' % phase,
-                        due_on=due_on, clause=comm.PHASE_CLAUSE,
-                        manual='手册003 与业主工程质量监理小组的沟通', owner='工程管理部',
-                        link='/admin/group_meeting/new/',
+                        due_on=project.delivery_date, clause=comm.PHASE_CLAUSE,
+                        manual='手册003 与业主工程质量监理小组的沟通（手册未定日期，最迟于交付日前）',
+                        owner='工程管理部', link='/admin/group_meeting/new/',
                         detail='%s 尚未召开%s阶段会议' % (group, phase))
+
+
+def counts_by_project(today, flt=None):
+    """{project id: {status: count}} of everything `collect` would list, without the rows.
+
+    One grouped aggregate per register deadline, plus the project-level sources; what the
+    dashboard shows on each project's card.
+    """
+    flt = flt or DueFilter()
+    projects = visible_projects(flt.project_ids, flt.project)
+    project_ids = [p.id for p in projects]
+    counts = {pid: {s: 0 for s in STATUSES} for pid in project_ids}
+    for model, deadline in register_deadlines():
+        if 'project' not in model._meta.fields:
+            continue
+        query = _deadline_query(model, deadline, flt, project_ids, today)
+        if query is None:
+            continue
+        due = getattr(model, deadline.due_field)
+        rows = (query.select(model.project,
+                             fn.SUM(Case(None, [(due < today, 1)], 0)),
+                             fn.SUM(Case(None, [(due == today, 1)], 0)),
+                             fn.COUNT(model._meta.primary_key))
+                .group_by(model.project).tuples())
+        for pid, overdue, today_count, total in rows:
+            if pid in counts:
+                counts[pid][OVERDUE] += int(overdue or 0)
+                counts[pid][DUE_TODAY] += int(today_count or 0)
+                counts[pid][DUE_SOON] += int(total or 0) - int(overdue or 0) - int(today_count or 0)
+    last = horizon(today, flt.days)
+    for source in SOURCES:
+        for item in source.func(projects, today, flt) or ():
+            if item.due_on <= last and item.project_id in counts:
+                counts[item.project_id][item.status] += 1
+    return counts
