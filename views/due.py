@@ -3,11 +3,9 @@ see, from the deadline engine (rules/due.py); its Excel export; and the `flask d
 prints or writes the same list for a date given on the command line (for a morning cron job).
 """
 import datetime
-import os
-import tempfile
 
 import click
-from flask import Blueprint, abort, current_app, flash, request
+from flask import Blueprint, abort, flash, request
 from flask.cli import with_appcontext
 from flask_admin.menu import MenuLink
 from flask_login import current_user, login_required
@@ -113,10 +111,8 @@ def due_list():
 
 # --------------------------------------------------------------------------- Excel
 
-def write_due_workbook(path, report, notes):
-    """The due list as a workbook: one typed row per item, then a 说明 sheet (`notes` lines)."""
-    from views.excel import WORKBOOK_OPTIONS
-    workbook = xlsxwriter.Workbook(path, WORKBOOK_OPTIONS)
+def write_due_workbook(workbook, report, notes):
+    """The due list into `workbook`: one typed row per item, then a 说明 sheet (`notes` lines)."""
     ws = workbook.add_worksheet('待办与预警')
     header = workbook.add_format({'bold': True, 'bg_color': '#DDEBF7', 'border': 1})
     date_fmt = workbook.add_format({'num_format': 'yyyy-mm-dd'})
@@ -169,26 +165,21 @@ def report_notes(report, filters_text, exporter, database):
             ('条款', '“条款原文”列引用各手册原文，“依据”列为手册及章节。')]
 
 
-def _safe_url(url):
-    return url.split('://', 1)[0] + '://…@' + url.split('@', 1)[1] if '@' in url else url
-
-
 @bp.route('/due/export.xlsx')
 @login_required
 def due_export():
     _guard()
     if not current_user.can('export'):
         abort(403)
-    from views.excel import _tmp_dir, record_export, send_workbook
+    from views.excel import new_workbook, record_export, safe_database_url, send_workbook
     flt, today, _ = read_filter(request.args, current_user.project_ids)
     report = engine.collect(today, flt)
     projects = engine.visible_projects(current_user.project_ids)
     filters_text = describe(flt, today, projects)
-    fd, path = tempfile.mkstemp(suffix='.xlsx', dir=_tmp_dir())
-    os.close(fd)
-    write_due_workbook(path, report, report_notes(
+    path, workbook = new_workbook()
+    write_due_workbook(workbook, report, report_notes(
         report, filters_text, '%s（%s）' % (current_user.display_name, current_user.username),
-        _safe_url(current_app.config.get('KEFU_DATABASE_URL', ''))))
+        safe_database_url()))
     record_export('due', filters_text, len(report.items))
     return send_workbook(path, '待办与预警_%s.xlsx' % today.strftime('%Y%m%d'))
 
@@ -229,9 +220,10 @@ def due_command(on, days, codes, status, xlsx_path):
         report = engine.collect(today, flt)
         filters_text = describe(flt, today, report.projects)
         if xlsx_path:
-            write_due_workbook(xlsx_path, report, report_notes(
-                report, filters_text, '命令行 flask due',
-                _safe_url(current_app.config.get('KEFU_DATABASE_URL', ''))))
+            from views.excel import WORKBOOK_OPTIONS, safe_database_url
+            write_due_workbook(xlsxwriter.Workbook(xlsx_path, WORKBOOK_OPTIONS), report,
+                               report_notes(report, filters_text, '命令行 flask due',
+                                            safe_database_url()))
             click.echo('已写入 %s：%d 项（%s）' % (xlsx_path, len(report.items), filters_text))
             return
         click.echo('待办与预警 %s：共 %d 项（%s）' % (
