@@ -84,8 +84,9 @@ class AcceptanceRound(ProjectRegister):
         )
 
     def __str__(self):
-        project = Project.get_or_none(Project.id == self.__data__.get('project'))
-        return '%s %s' % (project.name if project else '', self.round_no)
+        # Lists name thousands of issues' rounds: no query here, the project column sits beside it.
+        project = self.__rel__.get('project')
+        return '%s %s' % (project.name, self.round_no) if project is not None else self.round_no
 
     @property
     def round_number(self):
