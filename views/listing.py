@@ -1,24 +1,82 @@
 """How a register list is fetched: search, filters, count, order, page, related names.
 
-Every RegisterView's `get_list` comes here, so what makes lists fast and correct is written once.
+Every RegisterView's `get_list` comes here, so what makes lists fast and correct is written once
+(docs/performance.md):
+- search goes through the register's text-search indexes (models/search.py), checked by LIKE;
+- the count is exact while it is cheap (a count that stops at `KEFU_EXACT_COUNT_LIMIT` rows);
+  beyond that it is an estimate from five id windows, shown as "约 N 条", and exact on demand
+  (`?exact=1`, kept for two minutes);
+- pages after the first are keyset pages (`?after=` / `?before=` the (sort key, id) of a row
+  of the page shown, `?last=` the last page, read in reverse order), so no page scans the rows
+  before it; numbered pages (`?page=`) past the middle of an exactly counted list are read from
+  the end;
+- foreign keys shown are loaded in one query per field, so a page costs the same number of
+  queries however many rows the register holds.
 """
-from peewee import ForeignKeyField
+import base64
+import datetime
+import decimal
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional
 
-from models.base import Register
+from flask import current_app, g, has_request_context, request
+from peewee import SQL, DateField, DateTimeField, ForeignKeyField, NodeList, fn
+
+from models.base import Register, db, is_sqlite
+from models import search as search_index
+
+EXACT_COUNT_LIMIT = 5000        # counted exactly up to here on every page
+SAMPLE_WINDOWS = 5              # estimate: matching rows among 5 windows of ids ...
+SAMPLE_WIDTH = 2000             # ... of 2000 ids each, spread over the register
+EXACT_CACHE_SECONDS = 120
+WALK_ORDER_ABOVE = 1000         # search matching more rows: walk the list order, test candidates
+POSITION_ARGS = ('after', 'before', 'last')
+
+_exact_cache = {}
+_exact_lock = threading.Lock()
 
 
-def apply_search(view, query, search):
+@dataclass
+class Count:
+    value: int
+    exact: bool
+    counted_at: Optional[datetime.datetime] = None
+
+    @property
+    def label(self):
+        if self.exact:
+            return '共 %s 条' % format(self.value, ',')
+        return '约 %s 条' % format(_round_estimate(self.value), ',')
+
+
+@dataclass
+class Paging:
+    """What the list template shows about the count and how to move between pages."""
+    count: Count
+    keyset: bool                     # pages are moved by keyset links, not page numbers
+    first_url: Optional[str] = None
+    prev_url: Optional[str] = None
+    next_url: Optional[str] = None
+    last_url: Optional[str] = None
+    exact_url: Optional[str] = None
+    at_last: bool = False
+
+
+# --------------------------------------------------------------------------- search and filters
+
+def apply_search(view, query, search, walk_order=False):
     """Each word must appear in one of the register's searchable fields."""
     fields = [view.model._meta.fields[n] for n in view.column_searchable_list
               if n in view.model._meta.fields]
     if not fields or not search:
         return query
     for word in search.split():
-        cond = None
-        for fld in fields:
-            clause = fld.contains(word)
-            cond = clause if cond is None else (cond | clause)
-        query = query.where(cond)
+        query = query.where(search_index.search_condition(view.model, fields, word,
+                                                          walk_order=walk_order))
     return query
 
 
@@ -31,9 +89,339 @@ def apply_filters(view, query, filters):
     return query, joins
 
 
+def list_order(view, sort_column, sort_desc):
+    """[(field, descending)] of the list: the chosen or declared sort, then id."""
+    if sort_column is not None:
+        order = [(view._sortable_columns[sort_column], bool(sort_desc))]
+    else:
+        order = list(view._get_default_order() or [])
+    resolved = []
+    for column, desc in order:
+        fld = getattr(view.model, column) if isinstance(column, str) else column
+        resolved.append((fld, bool(desc)))
+    pk = view.model._meta.primary_key
+    if not any(f is pk for f, _ in resolved):
+        resolved.append((pk, resolved[-1][1] if resolved else True))
+    return resolved
+
+
+def _order_clauses(order, reverse=False):
+    return [(f.asc() if desc == reverse else f.desc()) for f, desc in order]
+
+
+def filtered_query(view, search, filters, walk_order=False):
+    query = view.get_query()
+    query = apply_search(view, query, search, walk_order=walk_order)
+    query, joins = apply_filters(view, query, filters)
+    return query, joins
+
+
+def build_query(view, sort_column, sort_desc, search, filters):
+    """The list's query with search, filters and order, before paging: the export uses it too."""
+    query, joins = filtered_query(view, search, filters)
+    order = list_order(view, sort_column, sort_desc)
+    # Sorting by a field of another register joins it, as Flask-Admin does.
+    for fld, _ in order:
+        if fld.model is not view.model:
+            query = view._handle_join(query, fld, joins)
+    return query.order_by(*_order_clauses(order))
+
+
+# --------------------------------------------------------------------------- counting
+
 def count_rows(view, query):
+    """The exact number of rows of `query` (ignoring its order and paging)."""
     return query.order_by().count()
 
+
+def count_list(query, model, exact=False, joined=False):
+    """Count(value, exact) for a list query: exact while cheap, else an estimate."""
+    query = query.order_by()
+    key = _cache_key(query)
+    if exact:
+        value = query.count()
+        stamp = datetime.datetime.now().replace(microsecond=0)
+        with _exact_lock:
+            if len(_exact_cache) > 500:
+                _exact_cache.clear()
+            _exact_cache[key] = (value, time.monotonic(), stamp)
+        return Count(value, True, stamp)
+    limit = _exact_limit()
+    bounded = query.select(SQL('1')).limit(limit + 1)
+    # One query: the bounded count, and the id range an estimate would sample.
+    seen, low, high = _bounded_count(model, bounded)
+    if seen <= limit:
+        return Count(seen, True)
+    with _exact_lock:
+        cached = _exact_cache.get(key)
+    if cached and time.monotonic() - cached[1] < EXACT_CACHE_SECONDS:
+        return Count(cached[0], True, cached[2])
+    return Count(max(estimate_rows(query, model, low, high, joined), limit + 1), False)
+
+
+def _bounded_count(model, bounded):
+    """(rows of `bounded`, lowest id, highest id) in one query."""
+    table = model.alias('range_t')
+    pk = getattr(table, model._meta.primary_key.name)
+    lowest, highest = table.select(fn.MIN(pk)), table.select(fn.MAX(pk))
+    counted = model.select(fn.COUNT(SQL('*'))).from_(bounded.alias('bounded'))
+    row = db.execute_sql(*_select_values(counted, lowest, highest)).fetchone()
+    return row[0], row[1], row[2]
+
+
+def _select_values(*queries):
+    parts, params = [], []
+    for query in queries:
+        sql, args = query.sql()
+        parts.append('(%s)' % sql)
+        params.extend(args)
+    return 'SELECT ' + ', '.join(parts), params
+
+
+def estimate_rows(query, model, low, high, joined=False):
+    """Matching rows among SAMPLE_WINDOWS windows of ids spread over the table, scaled up.
+
+    Reads about 10,000 rows whatever the size of the register. On SQLite the windows are read
+    by id (NOT INDEXED) so the planner does not walk a filter's index instead.
+    """
+    pk = model._meta.primary_key
+    if low is None:
+        return 0
+    span = high - low + 1
+    width = min(SAMPLE_WIDTH, max(1, span // SAMPLE_WINDOWS))
+    starts = sorted({low + (span - width) * i // max(1, SAMPLE_WINDOWS - 1)
+                     for i in range(SAMPLE_WINDOWS)})
+    base = query.order_by()
+    if is_sqlite() and not joined:
+        base = base.from_(NodeList((model, SQL('NOT INDEXED'))))
+    parts = [base.select(fn.COUNT(SQL('*'))).where(pk.between(s, s + width - 1)) for s in starts]
+    union = parts[0]
+    for part in parts[1:]:
+        union = union.union_all(part)
+    found = sum(r[0] for r in union.tuples())
+    sampled = width * len(starts)
+    return int(round(found * span / float(sampled)))
+
+
+def _exact_limit():
+    try:
+        return int(current_app.config.get('KEFU_EXACT_COUNT_LIMIT', EXACT_COUNT_LIMIT))
+    except RuntimeError:
+        return EXACT_COUNT_LIMIT
+
+
+def _cache_key(query):
+    sql, params = query.sql()
+    return (search_index._db_key(), sql, tuple(str(p) for p in params))
+
+
+def _round_estimate(value):
+    if value < 1000:
+        return value
+    digits = len(str(value)) - 2
+    return int(round(value, -digits))
+
+
+# --------------------------------------------------------------------------- keyset positions
+
+def _signature(view, order, search, filters):
+    text = json.dumps([view.model._meta.table_name,
+                       [(f.model._meta.table_name, f.name, d) for f, d in order],
+                       search or '', [(i, str(v)) for i, _n, v in (filters or ())]],
+                      ensure_ascii=False)
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()[:10]
+
+
+def _plain(value):
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def make_token(order, row, signature):
+    values = [_plain(row.__data__.get(f.name)) for f, _ in order]
+    raw = json.dumps([signature, values], ensure_ascii=False, separators=(',', ':'))
+    return base64.urlsafe_b64encode(raw.encode('utf-8')).decode('ascii').rstrip('=')
+
+
+def read_token(token, order, signature):
+    """The sort values a token carries, or None when it belongs to another sort or search."""
+    try:
+        raw = base64.urlsafe_b64decode(token + '=' * (-len(token) % 4)).decode('utf-8')
+        sig, values = json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+    if sig != signature or not isinstance(values, list) or len(values) != len(order):
+        return None
+    clean = []
+    for (fld, _), value in zip(order, values):
+        if value is None:
+            clean.append(None)
+            continue
+        try:
+            if isinstance(fld, DateTimeField):
+                value = datetime.datetime.fromisoformat(value)
+            elif isinstance(fld, DateField):
+                value = datetime.date.fromisoformat(value)
+            elif isinstance(fld, ForeignKeyField):
+                value = int(value)
+            else:
+                value = fld.python_value(value)
+        except (TypeError, ValueError):
+            return None
+        clean.append(value)
+    return clean
+
+
+def _after(fld, value, desc):
+    """Rows of `fld` strictly after `value` in the list order (NULLs where the database puts
+    them: first ascending on SQLite, last ascending on PostgreSQL)."""
+    null_small = is_sqlite()
+    greater = not desc
+    if value is None:
+        if greater == null_small:        # NULLs come first in this direction: all non-null after
+            return fld.is_null(False)
+        return None                      # NULLs come last: nothing after
+    cond = (fld > value) if greater else (fld < value)
+    if greater != null_small:            # NULLs come after every value
+        cond = cond | fld.is_null()
+    return cond
+
+
+def _equal(fld, value):
+    return fld.is_null() if value is None else (fld == value)
+
+
+def keyset_condition(order, values, reverse=False):
+    """Rows strictly after `values` in `order` (or before, with reverse=True)."""
+    cond, prefix = None, None
+    for (fld, desc), value in zip(order, values):
+        step = _after(fld, value, desc != reverse)
+        if step is not None:
+            term = step if prefix is None else (prefix & step)
+            cond = term if cond is None else (cond | term)
+        eq = _equal(fld, value)
+        prefix = eq if prefix is None else (prefix & eq)
+    if cond is None:
+        return SQL('1 = 0')
+    first_fld, first_desc = order[0]
+    bound = _after(first_fld, values[0], first_desc != reverse)
+    # A plain bound on the leading sort column lets the database start the index range there.
+    if bound is not None and values[0] is not None:
+        cond = ((bound | _equal(first_fld, values[0])) & cond)
+    return cond
+
+
+# --------------------------------------------------------------------------- the page
+
+def get_list(view, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+    if page_size is None:
+        page_size = view.page_size
+    if not execute or not page_size:
+        query = build_query(view, sort_column, sort_desc, search, filters)
+        count = count_rows(view, query)
+        if page_size:
+            query = query.limit(page_size).offset((page or 0) * page_size)
+        if not execute:
+            return count, query
+        rows = list(query)
+        attach_related(view.model, rows, set(view.column_list))
+        return count, rows
+
+    args = request.args if has_request_context() else {}
+    model = view.model
+    order = list_order(view, sort_column, sort_desc)
+    query, joins = filtered_query(view, search, filters)
+    for fld, _ in order:
+        if fld.model is not model:
+            query = view._handle_join(query, fld, joins)
+    count = count_list(query, model, exact=args.get('exact') == '1', joined=bool(joins))
+    if search and is_sqlite() and count.value > WALK_ORDER_ABOVE:
+        # Many matches: walk the list's order testing candidates, instead of fetching them all.
+        query, joins = filtered_query(view, search, filters, walk_order=True)
+        for fld, _ in order:
+            if fld.model is not model:
+                query = view._handle_join(query, fld, joins)
+
+    signature = _signature(view, order, search, filters)
+    size = page_size
+    keyset = not count.exact
+    rows, has_prev, has_next, at_last = _fetch(query, order, size, page or 0, count, args,
+                                               signature)
+    attach_related(model, rows, set(view.column_list))
+    _remember_paging(view, order, rows, count, keyset, has_prev, has_next, at_last, signature)
+    return (count.value if count.exact else None), rows
+
+
+def _fetch(query, order, size, page, count, args, signature):
+    """(rows, has_prev, has_next, at_last) of the page the request asks for."""
+    forward = _order_clauses(order)
+    backward = _order_clauses(order, reverse=True)
+    if args.get('last') == signature:
+        rows = list(query.order_by(*backward).limit(size))[::-1]
+        return rows, count.value > len(rows), False, True
+    for name, reverse in (('after', False), ('before', True)):
+        token = args.get(name)
+        values = read_token(token, order, signature) if token else None
+        if values is None:
+            continue
+        cond = keyset_condition(order, values, reverse=reverse)
+        rows = list(query.where(cond).order_by(*(backward if reverse else forward)).limit(size + 1))
+        more = len(rows) > size
+        rows = rows[:size]
+        if not reverse:
+            return rows, True, more, not more
+        if more:
+            return rows[::-1], True, True, False
+        # Reached the start: show the first page.
+        rows = list(query.order_by(*forward).limit(size + 1))
+        return rows[:size], False, len(rows) > size, len(rows) <= size
+    if page and count.exact and page * size * 2 >= count.value:
+        # Past the middle: read from the end, so the last page is as quick as the first.
+        end = min(count.value, (page + 1) * size)
+        limit = end - page * size
+        if limit <= 0:
+            return [], True, False, True
+        rows = list(query.order_by(*backward).offset(count.value - end).limit(limit))[::-1]
+        return rows, True, end < count.value, end >= count.value
+    rows = list(query.order_by(*forward).offset(page * size).limit(size + 1))
+    more = len(rows) > size
+    return rows[:size], page > 0, more, not more
+
+
+def _remember_paging(view, order, rows, count, keyset, has_prev, has_next, at_last, signature):
+    if not has_request_context():
+        return
+    try:
+        view_args = view._get_list_extra_args()
+    except RuntimeError:
+        return
+
+    def url(**extra):
+        kept = {k: v for k, v in view_args.extra_args.items()
+                if k not in POSITION_ARGS and k != 'exact'}
+        if request.args.get('exact') == '1':
+            kept['exact'] = '1'
+        kept.update({k: v for k, v in extra.items() if v is not None})
+        return view._get_list_url(view_args.clone(page=None, extra_args=kept))
+
+    paging = Paging(count=count, keyset=keyset, at_last=at_last)
+    if keyset:
+        paging.first_url = url() if has_prev else None
+        if has_prev and rows:
+            paging.prev_url = url(before=make_token(order, rows[0], signature))
+        if has_next and rows:
+            paging.next_url = url(after=make_token(order, rows[-1], signature))
+        if not at_last:
+            paging.last_url = url(last=signature)
+    if not count.exact:
+        paging.exact_url = url(exact='1')
+    g.list_paging = paging
+
+
+# --------------------------------------------------------------------------- related rows
 
 def attach_related(model, rows, names=None):
     """Load the rows' foreign-key targets in one query per field, not one per row."""
@@ -59,33 +447,3 @@ def attach_related(model, rows, names=None):
             if key is not None and key in found:
                 row.__rel__[name] = found[key]
     return rows
-
-
-def build_query(view, sort_column, sort_desc, search, filters):
-    """The list's query with search, filters and order, before paging: the export uses it too."""
-    query = view.get_query()
-    query = apply_search(view, query, search)
-    query, joins = apply_filters(view, query, filters)
-    if sort_column is not None:
-        order = [(view._sortable_columns[sort_column], sort_desc)]
-    else:
-        order = view._get_default_order() or []
-    order = list(order) + [('id', True)]
-    query, joins = view._order_by(query, joins, order)
-    return query
-
-
-def get_list(view, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-    query = build_query(view, sort_column, sort_desc, search, filters)
-    count = count_rows(view, query)
-    if page_size is None:
-        page_size = view.page_size
-    if page_size:
-        query = query.limit(page_size)
-        if page:
-            query = query.offset(page * page_size)
-    if not execute:
-        return count, query
-    rows = list(query)
-    attach_related(view.model, rows, set(view.column_list))
-    return count, rows

@@ -1,0 +1,408 @@
+"""Indexes every register gets from its declaration: list indexes and Chinese text search.
+
+List indexes (both databases), partial on live rows (`deleted_at IS NULL`, as every list query is):
+- the declared default sort, then id (the list's tie-breaker): the first page and its keyset
+  pages are read from the index in order, never sorted;
+- for project registers, project + default sort: a clerk's list;
+- every declared filter, then the default sort: a filtered page and its count come from one
+  index range (for date and number filters, which are ranges, the filter column alone);
+- for project registers, project + each choice/yes-no filter + default sort (project + status
+  + found_on ...).
+
+Text search, for every register with `Meta.search`:
+- SQLite ≥ 3.34: `<table>_fts`, an FTS5 table with the trigram tokenizer over the register's
+  searchable fields (external content: the register table itself), answers terms of three or
+  more characters; `<table>_fts2`, a contentless FTS5 table over each field's character bigrams
+  (and its last character), answers terms of one or two characters, which trigrams cannot.
+  Triggers on insert, update and delete keep both in step; soft-deleted rows stay indexed and
+  are left out by the list's scope, like every other query.
+- PostgreSQL: a pg_trgm GIN index on the lower-cased searchable text answers LIKE for three or
+  more characters, and a GIN index on its array of 1- and 2-character grams (`kefu_bigrams`)
+  answers one or two characters (and three or more when the database's locale gives Chinese
+  characters no trigrams).
+The list always checks candidates with the plain LIKE as well, so an index can only speed a
+search up, never change its result.
+
+`install()` is appended to `models.schema.SCHEMA_HOOKS`: init-db runs it after the tables exist.
+It is idempotent; a search index whose declaration changed is rebuilt.
+"""
+import hashlib
+import threading
+
+from peewee import (SQL, BooleanField, CharField, DateField, DateTimeField, DecimalField,
+                    Expression, FloatField, ForeignKeyField, IntegerField, NodeList, TextField, fn)
+
+from models.base import AttachmentField, all_registers, db, is_sqlite
+
+MIN_SQLITE_FTS = (3, 34, 0)
+# Texts are gram-indexed up to this many characters per field (one row per position in kefu_seq).
+MAX_GRAM_CHARS = 20000
+
+_state_lock = threading.Lock()
+_ready = {}          # (database key, table) -> bool: search tables present
+
+
+# --------------------------------------------------------------------------- declaration
+
+def text_fields(model):
+    """The register's searchable fields that hold text (what the search indexes cover)."""
+    found = []
+    for name in getattr(model._meta, 'search', ()) or ():
+        fld = model._meta.fields.get(name)
+        if isinstance(fld, (CharField, TextField)) and not isinstance(fld, AttachmentField):
+            found.append(fld)
+    return found
+
+
+def sort_columns(model):
+    """[(column name, descending)] of the declared default sort, then id (the tie-breaker)."""
+    columns = []
+    for item in getattr(model._meta, 'default_sort', ()) or ():
+        name, desc = (item, False) if isinstance(item, str) else (item[0], bool(item[1]))
+        fld = model._meta.fields.get(name)
+        if fld is not None and fld.column_name not in [c for c, _ in columns]:
+            columns.append((fld.column_name, desc))
+    if 'id' not in [c for c, _ in columns]:
+        columns.append(('id', columns[-1][1] if columns else True))
+    return columns
+
+
+def _is_range(fld):
+    return isinstance(fld, (DateField, DateTimeField, IntegerField, DecimalField, FloatField)) and \
+        not isinstance(fld, ForeignKeyField) and not fld.choices
+
+
+def derived_indexes(model):
+    """[(index name, [(column, descending)])] derived from the register's filters and sort."""
+    meta = model._meta
+    if 'deleted_at' not in meta.fields:
+        return []
+    sort = sort_columns(model)
+    scoped = 'project' in meta.fields
+    wanted = [sort]
+    if scoped:
+        wanted.append([('project_id', False)] + [c for c in sort if c[0] != 'project_id'])
+    for name in getattr(meta, 'filters', ()) or ():
+        fld = meta.fields.get(name)
+        if fld is None or name == 'project':
+            continue
+        col = fld.column_name
+        if _is_range(fld):
+            wanted.append([(col, False), ('id', False)])
+            continue
+        rest = [c for c in sort if c[0] != col]
+        wanted.append([(col, False)] + rest)
+        if scoped and (fld.choices or isinstance(fld, BooleanField)):
+            wanted.append([('project_id', False), (col, False)] +
+                          [c for c in rest if c[0] != 'project_id'])
+    found, seen = [], set()
+    for columns in wanted:
+        key = tuple(columns)
+        if key in seen:
+            continue
+        seen.add(key)
+        found.append((_index_name(meta.table_name, columns), columns))
+    return found
+
+
+def _index_name(table, columns):
+    name = 'kx_%s__%s' % (table, '_'.join(c for c, _ in columns))
+    if len(name) > 60:   # PostgreSQL cuts names at 63 bytes: keep them unique
+        digest = hashlib.md5(name.encode()).hexdigest()[:10]
+        name = 'kx_%s__%s' % (table[:40], digest)
+    return name
+
+
+def _q(name):
+    return '"%s"' % name.replace('"', '""')
+
+
+# --------------------------------------------------------------------------- the schema hook
+
+def install(models=None):
+    """Create the derived list indexes and the search indexes of every register (idempotent)."""
+    models = list(models) if models is not None else all_registers()
+    db.connect(reuse_if_open=True)   # init-db holds the connection; never close it here
+    with db.atomic():                # one commit for all of it: init-db runs before every test
+        _install(models)
+    forget()
+
+
+def _install(models):
+    for model in models:
+        create_list_indexes(model)
+    if is_sqlite():
+        if sqlite_has_fts():
+            _sqlite_seq()
+            for model in models:
+                if text_fields(model):
+                    install_sqlite_search(model)
+    else:
+        _pg_functions()
+        for model in models:
+            if text_fields(model):
+                install_pg_search(model)
+
+
+def create_list_indexes(model):
+    table = model._meta.table_name
+    for name, columns in derived_indexes(model):
+        cols = ', '.join('%s%s' % (_q(c), ' DESC' if desc else '') for c, desc in columns)
+        db.execute_sql('CREATE INDEX IF NOT EXISTS %s ON %s (%s) WHERE "deleted_at" IS NULL'
+                       % (_q(name), _q(table), cols))
+
+
+def sqlite_has_fts():
+    import sqlite3
+    if tuple(int(p) for p in sqlite3.sqlite_version.split('.')[:3]) < MIN_SQLITE_FTS:
+        return False
+    try:
+        db.execute_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.kefu_fts_probe "
+                       "USING fts5(x, tokenize='trigram')")
+        db.execute_sql('DROP TABLE IF EXISTS temp.kefu_fts_probe')
+    except Exception:   # SQLite built without FTS5
+        return False
+    return True
+
+
+def _sqlite_seq():
+    """kefu_seq(n) = 1..MAX_GRAM_CHARS: triggers cannot use recursive CTEs, so grams come from it."""
+    db.execute_sql('CREATE TABLE IF NOT EXISTS kefu_seq (n INTEGER PRIMARY KEY)')
+    have = db.execute_sql('SELECT MAX(n) FROM kefu_seq').fetchone()[0] or 0
+    if have < MAX_GRAM_CHARS:
+        db.execute_sql('WITH RECURSIVE s(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM s WHERE n < ?) '
+                       'INSERT INTO kefu_seq(n) SELECT n FROM s', (have + 1, MAX_GRAM_CHARS))
+    db.execute_sql('CREATE TABLE IF NOT EXISTS kefu_search_state '
+                   '(table_name TEXT PRIMARY KEY, signature TEXT NOT NULL)')
+
+
+def _grams_sql(ref, fields):
+    """SQL for the space-separated character bigrams of each field (the last character of a
+    field is its own gram, so one-character terms match as a prefix)."""
+    parts = ["coalesce((SELECT group_concat(substr(%s.%s, n, 2), ' ') FROM kefu_seq "
+             "WHERE n <= length(%s.%s)), '')" % (ref, _q(f.column_name), ref, _q(f.column_name))
+             for f in fields]
+    return " || ' ' || ".join(parts)
+
+
+def sqlite_search_ddl(model):
+    table = model._meta.table_name
+    fields = text_fields(model)
+    cols = ', '.join(_q(f.column_name) for f in fields)
+    fts, fts2 = table + '_fts', table + '_fts2'
+    tables = [
+        "CREATE VIRTUAL TABLE %s USING fts5(%s, tokenize='trigram', content=%s, "
+        "content_rowid='id')" % (_q(fts), cols, "'%s'" % table),
+        "CREATE VIRTUAL TABLE %s USING fts5(grams, tokenize='unicode61', content='', "
+        "detail=none)" % _q(fts2),
+    ]
+    new_vals = ', '.join('new.%s' % _q(f.column_name) for f in fields)
+    old_vals = ', '.join('old.%s' % _q(f.column_name) for f in fields)
+    add = ('INSERT INTO %s(rowid, %s) VALUES (new.id, %s); '
+           'INSERT INTO %s(rowid, grams) VALUES (new.id, %s);'
+           % (_q(fts), cols, new_vals, _q(fts2), _grams_sql('new', fields)))
+    remove = ("INSERT INTO %s(%s, rowid, %s) VALUES ('delete', old.id, %s); "
+              "INSERT INTO %s(%s, rowid, grams) VALUES ('delete', old.id, %s);"
+              % (_q(fts), _q(fts), cols, old_vals, _q(fts2), _q(fts2), _grams_sql('old', fields)))
+    triggers = [
+        'CREATE TRIGGER %s AFTER INSERT ON %s BEGIN %s END' % (_q(table + '_search_ai'), _q(table), add),
+        'CREATE TRIGGER %s AFTER DELETE ON %s BEGIN %s END' % (_q(table + '_search_ad'), _q(table), remove),
+        'CREATE TRIGGER %s AFTER UPDATE OF %s ON %s BEGIN %s %s END'
+        % (_q(table + '_search_au'), cols, _q(table), remove, add),
+    ]
+    return tables, triggers
+
+
+def install_sqlite_search(model):
+    table = model._meta.table_name
+    fts, fts2 = table + '_fts', table + '_fts2'
+    tables, triggers = sqlite_search_ddl(model)
+    signature = hashlib.md5(('\n'.join(tables + triggers) + str(MAX_GRAM_CHARS)).encode()).hexdigest()
+    row = db.execute_sql('SELECT signature FROM kefu_search_state WHERE table_name = ?',
+                         (table,)).fetchone()
+    exists = db.execute_sql("SELECT COUNT(*) FROM sqlite_master WHERE name IN (?, ?)",
+                            (fts, fts2)).fetchone()[0] == 2
+    with db.atomic():   # a savepoint inside install()'s transaction
+        for kind in ('ai', 'ad', 'au'):
+            db.execute_sql('DROP TRIGGER IF EXISTS %s' % _q('%s_search_%s' % (table, kind)))
+        if not exists or row is None or row[0] != signature:
+            db.execute_sql('DROP TABLE IF EXISTS %s' % _q(fts))
+            db.execute_sql('DROP TABLE IF EXISTS %s' % _q(fts2))
+            for sql in tables:
+                db.execute_sql(sql)
+            rebuild_sqlite_search(model)
+        elif db.execute_sql('SELECT 1 FROM %s LIMIT 1' % _q(table)).fetchone() is None:
+            # An empty register (a recreated database file) must not keep grams of old rows.
+            rebuild_sqlite_search(model)
+        for sql in triggers:
+            db.execute_sql(sql)
+        db.execute_sql('INSERT OR REPLACE INTO kefu_search_state(table_name, signature) VALUES (?, ?)',
+                       (table, signature))
+
+
+def rebuild_sqlite_search(model):
+    """Re-read every row of the register into its two search tables."""
+    table = model._meta.table_name
+    fts, fts2 = table + '_fts', table + '_fts2'
+    db.execute_sql("INSERT INTO %s(%s) VALUES ('rebuild')" % (_q(fts), _q(fts)))
+    db.execute_sql("INSERT INTO %s(%s) VALUES ('delete-all')" % (_q(fts2), _q(fts2)))
+    db.execute_sql('INSERT INTO %s(rowid, grams) SELECT id, %s FROM %s AS r'
+                   % (_q(fts2), _grams_sql('r', text_fields(model)), _q(table)))
+
+
+PG_GRAMS_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION kefu_bigrams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE "
+    "PARALLEL SAFE AS $$ SELECT coalesce(array_agg(DISTINCT g), '{}') FROM ("
+    "SELECT substr(t, i, 2) AS g FROM generate_series(1, length(t)) AS i "
+    "UNION ALL SELECT substr(t, i, 1) FROM generate_series(1, length(t)) AS i) AS s $$"
+)
+
+
+def _pg_functions():
+    db.execute_sql(PG_GRAMS_FUNCTION)
+    try:
+        with db.atomic():
+            db.execute_sql('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+    except Exception:   # no right to create extensions: the gram index answers every length
+        pass
+
+
+def pg_text_sql(model, alias=None):
+    """The lower-cased searchable text, exactly as the PostgreSQL indexes are built on it."""
+    prefix = '' if alias is None else '%s.' % _q(alias)
+    parts = ["coalesce(%s%s, '')" % (prefix, _q(f.column_name)) for f in text_fields(model)]
+    return "lower(%s)" % " || ' ' || ".join(parts)
+
+
+def install_pg_search(model):
+    table = model._meta.table_name
+    text = pg_text_sql(model)
+    db.execute_sql('CREATE INDEX IF NOT EXISTS %s ON %s USING gin (kefu_bigrams(%s))'
+                   % (_q('kx_%s__grams' % table[:45]), _q(table), text))
+    if _pg_has_trgm():
+        db.execute_sql('CREATE INDEX IF NOT EXISTS %s ON %s USING gin ((%s) gin_trgm_ops)'
+                       % (_q('kx_%s__trgm' % table[:46]), _q(table), text))
+
+
+def _pg_has_trgm():
+    return bool(db.execute_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").fetchone())
+
+
+# --------------------------------------------------------------------------- querying
+
+def forget():
+    with _state_lock:
+        _ready.clear()
+
+
+def _db_key():
+    return (id(db.obj), getattr(db.obj, 'database', None))
+
+
+def search_ready(model):
+    """Whether the register's search indexes exist (looked up once per process and database)."""
+    key = (_db_key(), model._meta.table_name)
+    with _state_lock:
+        if key in _ready:
+            return _ready[key]
+    table = model._meta.table_name
+    if is_sqlite():
+        found = db.execute_sql("SELECT COUNT(*) FROM sqlite_master WHERE name IN (?, ?)",
+                               (table + '_fts', table + '_fts2')).fetchone()[0] == 2
+        ready = found
+    else:
+        rows = db.execute_sql(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname IN (%s, %s)",
+            (table, 'kx_%s__grams' % table[:45], 'kx_%s__trgm' % table[:46])).fetchall()
+        names = {r[0] for r in rows}
+        ready = {'grams': 'kx_%s__grams' % table[:45] in names,
+                 'trgm': 'kx_%s__trgm' % table[:46] in names and _pg_trgm_knows_chinese()}
+        ready = ready if ready['grams'] else False
+    with _state_lock:
+        _ready[key] = ready
+    return ready
+
+
+def _pg_trgm_knows_chinese():
+    """pg_trgm takes only 'alphanumeric' characters by the database's locale (C: no Chinese)."""
+    try:
+        row = db.execute_sql("SELECT array_length(show_trgm('验收问题'), 1)").fetchone()
+    except Exception:
+        return False
+    return bool(row and row[0])
+
+
+def _like_any(fields, word):
+    cond = None
+    for fld in fields:
+        clause = fld.contains(word)
+        cond = clause if cond is None else (cond | clause)
+    return cond
+
+
+def _fts_phrase(word):
+    return '"%s"' % word.replace('"', '""')
+
+
+def search_condition(model, fields, word, walk_order=False):
+    """Rows where `word` appears in one of `fields` (LIKE semantics), served by the indexes.
+
+    `walk_order` (SQLite): test the index candidates while walking the list's order instead of
+    fetching every candidate first: the better plan when a term matches many rows.
+    """
+    like = _like_any(fields, word)
+    indexed = text_fields(model)
+    if not word or not indexed or {f.name for f in fields} != {f.name for f in indexed}:
+        return like
+    ready = search_ready(model)
+    if not ready:
+        return like
+    if is_sqlite():
+        table = model._meta.table_name
+        if len(word) >= 3:
+            sub = SQL('SELECT rowid FROM %s WHERE %s MATCH ?' % (_q(table + '_fts'), _q(table + '_fts')),
+                      [_fts_phrase(word)])
+        else:
+            match = _gram_match(word)
+            if match is None:
+                return like
+            sub = SQL('SELECT rowid FROM %s WHERE %s MATCH ?' % (_q(table + '_fts2'), _q(table + '_fts2')),
+                      [match])
+        key = NodeList((SQL('+'), model._meta.primary_key), glue='') if walk_order \
+            else model._meta.primary_key
+        return Expression(key, 'IN', NodeList((SQL('('), sub, SQL(')')), glue='')) & like
+    text = SQL(pg_text_sql(model, alias=_alias(model)))
+    lowered = word.lower()
+    grams = [lowered] if len(lowered) <= 2 else [lowered[i:i + 2] for i in range(len(lowered) - 1)]
+    gram_cond = Expression(fn.kefu_bigrams(text), '@>', SQL('%s::text[]', [sorted(set(grams))]))
+    if len(lowered) <= 2:
+        return gram_cond & like
+    pattern = '%' + lowered.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_') + '%'
+    cond = Expression(text, 'LIKE', pattern)
+    if not ready.get('trgm'):
+        cond = cond & gram_cond
+    return cond & like
+
+
+def _alias(model):
+    # peewee names the list's own table "t1" in every select it builds from Model.select().
+    return 't1'
+
+
+def _gram_match(word):
+    """The FTS5 query over bigram tokens for a 1–2 character term, or None (use LIKE)."""
+    if not all(ch.isalnum() for ch in word):
+        return None
+    if len(word) == 1:
+        return '%s*' % _fts_phrase(word.lower())
+    return _fts_phrase(word.lower())
+
+
+# init-db runs it after the tables exist (models.schema.SCHEMA_HOOKS).
+def _register_hook():
+    from models import schema
+    if install not in schema.SCHEMA_HOOKS:
+        schema.SCHEMA_HOOKS.append(install)
+
+
+_register_hook()
