@@ -398,3 +398,21 @@ def test_roster_list_and_export(client_as):
     assert client_as('clerk').get('/admin/handover_entry/').status_code == 200
     response = client_as('auditor').get('/admin/handover_entry/export/xlsx/')
     assert response.status_code == 200
+
+
+def test_not_taken_page_lists_wide_impact_complaints(make, projects, client_as):
+    from models.aftercare import Complaint
+    project = projects['mine']
+    project.delivery_start_date = TODAY - DD(4)
+    project.save_logged(None)
+    for n in range(5):
+        Complaint.create_logged(None, project=project, received_on=TODAY - DD(1), channel='来电',
+                                category='工程质量', content='外窗渗水%d' % n)
+    Complaint.create_logged(None, project=project, received_on=TODAY - DD(2), channel='来访',
+                            category='销售承诺', content='会所未按承诺建成', severity='重大')
+    Complaint.create_logged(None, project=project, received_on=TODAY - DD(30), channel='来访',
+                            category='设计', content='交付前的重大投诉', severity='重大')
+    page = client_as('clerk').get('/admin/handover_entry/not-taken/?project=%d' % project.id) \
+        .get_data(as_text=True)
+    assert '会所未按承诺建成' in page and '交付前的重大投诉' not in page
+    assert '<strong>工程质量</strong> 5 件' in page

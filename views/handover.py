@@ -10,6 +10,7 @@ from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.menu import MenuLink
 from flask_login import current_user
+from peewee import fn
 
 from models.base import RuleError, all_registers, now
 from models.handover import HandoverEntry
@@ -42,20 +43,26 @@ def owner_name(row):
     return row.owner_name or ''
 
 
+WIDE_IMPACT_MIN = 5      # complaints of one category since handover began: a wide-impact matter
+
+
 def wide_impact_complaints(project, since):
-    """重大 complaints of the project received since `since`, when the complaint register exists."""
+    """(重大 complaints, [(category, count)] raised ≥ WIDE_IMPACT_MIN times) since `since`.
+
+    手册001 asks for 影响面广的客户诉求 three days after handover; the complaint register marks
+    the serious ones 重大, and a category many owners raise is wide-impact by definition.
+    None when the complaint register is not installed.
+    """
     model = next((m for m in all_registers() if m._meta.table_name == 'complaint'), None)
     if model is None or since is None:
         return None
-    fields = model._meta.fields
-    if not {'severity', 'received_on'} <= set(fields):
+    if not {'severity', 'received_on', 'category'} <= set(model._meta.fields):
         return None
-    query = (model.select().where((model.project == project.id) & (model.severity == '重大') &
-                                  (model.received_on >= since))
-             .order_by(model.received_on))
-    if 'deleted_at' in fields:
-        query = query.where(model.deleted_at.is_null())
-    return list(query.limit(500))
+    base = model.live().where((model.project == project.id) & (model.received_on >= since))
+    major = list(base.where(model.severity == '重大').order_by(model.received_on).limit(500))
+    counts = (base.select(model.category, fn.COUNT(model.id)).group_by(model.category)
+              .having(fn.COUNT(model.id) >= WIDE_IMPACT_MIN).order_by(fn.COUNT(model.id).desc()).tuples())
+    return major, list(counts)
 
 
 class HandoverEntryView(RegisterView):
@@ -145,6 +152,7 @@ class HandoverEntryView(RegisterView):
         return self.render('handover/not_taken.html', project=project, projects=projects,
                            as_of=as_of, rows=left, reason=lambda r: rules.not_taken_reason(r, as_of),
                            phone=owner_phone, owner=owner_name, complaints=complaints,
+                           wide_min=WIDE_IMPACT_MIN,
                            due_on=delivery_on + datetime.timedelta(days=3) if delivery_on else None,
                            clause=rules.PLUS3_CLAUSE)
 
