@@ -298,6 +298,14 @@ class SalesScript(ProjectRegister):
                 old.superseded_by = self.id
                 old.save_logged(actor)
 
+    @classmethod
+    def kind_of(cls, script_id):
+        """The kind of a linked script (None when none is linked): what the closing gates check."""
+        if not script_id:
+            return None
+        script = cls.select(cls.kind).where(cls.id == script_id).first()
+        return script.kind if script else None
+
     @property
     def state(self):
         if self.__data__.get('superseded_by'):
@@ -376,10 +384,7 @@ class RiskFinding(ProjectRegister):
 
     def problems(self, actor):
         yield from super().problems(actor)
-        script_kind = None
-        if self.__data__.get('unified_script'):
-            script = SalesScript.get_or_none(SalesScript.id == self.__data__['unified_script'])
-            script_kind = script.kind if script else None
+        script_kind = SalesScript.kind_of(self.__data__.get('unified_script'))
         yield from rules.finding_close_problems(self.status, self.fixable, script_kind,
                                                 self.verified_by, self.closed_on, self.found_on,
                                                 today())
@@ -535,10 +540,7 @@ class SalesPromise(ProjectRegister):
 
     def problems(self, actor):
         yield from super().problems(actor)
-        script_kind = None
-        if self.__data__.get('unified_script'):
-            script = SalesScript.get_or_none(SalesScript.id == self.__data__['unified_script'])
-            script_kind = script.kind if script else None
+        script_kind = SalesScript.kind_of(self.__data__.get('unified_script'))
         yield from rules.promise_problems(self.status, self.checked_on, script_kind, today())
         if self.scope == '单户' and not self.__data__.get('unit'):
             yield 'unit', '单户承诺须选择房源。'

@@ -194,9 +194,9 @@ def _done_or_not(rng, window, today, late_share=0.2):
     if window is None or window.due_on > today:
         return None
     roll = rng.random()
-    if roll < 0.1:
-        return None                                   # still overdue
-    if roll < 0.1 + late_share:
+    if roll < 0.5 and window.due_on >= today - D(120):
+        return None                                   # still overdue (recent windows only)
+    if roll < 0.25 + late_share:
         return min(today, window.due_on + D(rng.randint(1, 12)))
     start = window.start_on or (window.due_on - D(10))
     span = max(0, (window.due_on - start).days)
@@ -305,7 +305,7 @@ def _seed_project(ctx, project, clerk_id, dept):
             row.unified_script = unified[n % len(unified)].id
             row.verified_by = '客服 陈静'
             row.closed_on = min(today, row.found_on + D(20))
-        elif roll < 0.6 and row.found_on + D(10) <= today:
+        elif (roll < 0.6 and row.found_on + D(10) <= today) or row.found_on < today - D(365):
             row.status = '已关闭'
             row.verified_by = rng.choice(['客服 陈静', '客服 刘洋', '工程 王磊'])
             row.closed_on = min(today, row.found_on + D(rng.randint(5, 25)))
@@ -337,7 +337,11 @@ def _seed_project(ctx, project, clerk_id, dept):
         signed = due - D(rng.randint(0, 10))
         if n in (2, 7):
             signed = due + D(rng.randint(1, 6))
-        if n == 11 or signed > today:
+        if n == 11 and launch_on > today:
+            signed = None                         # still waiting for the OA countersign
+        elif n == 11:
+            signed = due + D(8)
+        if signed is not None and signed > today:
             signed = None
         row = SalesDocumentReview(project=project.id, doc_kind=kind,
                                   title='%s%s' % (project.name, kind), doc_version='V1.%d' % (n % 3),
@@ -348,9 +352,16 @@ def _seed_project(ctx, project, clerk_id, dept):
         if signed:
             row.oa_no = 'OA-%s-HQ%03d' % (project.code, n + 1)
         documents.append(_stamp(row, clerk_id))
-    documents.append(_stamp(SalesDocumentReview(
+    special_standard = SalesDocumentReview(
         project=project.id, doc_kind='交房标准', title='%s非标层交房标准' % project.name,
-        applies_to='非标层', doc_version='V1.0', drafted_by='设计管理部'), clerk_id))
+        applies_to='非标层', doc_version='V1.0', drafted_by='设计管理部')
+    if launch_on - D(22) <= today:
+        special_standard.legal_reviewed_on = launch_on - D(28)
+        special_standard.cs_reviewed_on = launch_on - D(27)
+        special_standard.countersigned_on = launch_on - D(22)
+        special_standard.oa_no = 'OA-%s-HQ101' % project.code
+        special_standard.archived = True
+    documents.append(_stamp(special_standard, clerk_id))
     _insert(SalesDocumentReview, documents)
 
     # Promises: fulfilled, still pending, unfulfillable with and without a unified script.
