@@ -95,6 +95,12 @@ class HandoverEntry(ProjectRegister):
 
     def derive(self):
         project = self._project()
+        if not self.__data__.get('contract') and self.__data__.get('unit'):
+            # A row typed in by hand: the unit's valid contract (else its latest) decides.
+            found = (Contract.live().where(Contract.unit == self.__data__['unit'])
+                     .order_by(Contract.cancelled, Contract.sign_date.desc()).first())
+            if found is not None:
+                self.contract = found.id
         contract = self._contract()
         if contract is not None:
             if not self.__data__.get('owner'):

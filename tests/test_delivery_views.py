@@ -357,3 +357,20 @@ def test_second_round_one_refused(projects):
     AcceptanceRound.create_logged(None, project=projects['mine'], round_no='第一轮')
     with pytest.raises(RuleError):
         AcceptanceRound.create_logged(None, project=projects['mine'], round_no='第一轮')
+
+
+def test_overdue_milestone_filter(app, projects, client_as):
+    project = projects['mine']
+    DeliveryMilestone.create_logged(None, project=project, code='T-45', name='交楼启动会', offset_days=-45,
+                                    due_on=TODAY - D(1), owner_department='客户关系部')
+    DeliveryMilestone.create_logged(None, project=project, code='T-40', name='成立交房小组', offset_days=-40,
+                                    due_on=TODAY - D(1), owner_department='客户关系部', done_on=TODAY - D(2))
+    DeliveryMilestone.create_logged(None, project=project, code='T-30a', name='导出应交付用户', offset_days=-30,
+                                    due_on=None, owner_department='客户关系部')
+    view = next(v for v in app.extensions['admin'][0]._views if getattr(v, 'endpoint', '') == 'delivery_milestone')
+    index = next(i for i, f in enumerate(view._filters) if f.name == '逾期未完成')
+    clerk = client_as('clerk')
+    page = clerk.get('/admin/delivery_milestone/?flt0_%d=1' % index).get_data(as_text=True)
+    assert '交楼启动会' in page and '成立交房小组' not in page
+    page = clerk.get('/admin/delivery_milestone/?flt0_%d=0' % index).get_data(as_text=True)
+    assert '交楼启动会' not in page and '成立交房小组' in page and '导出应交付用户' in page

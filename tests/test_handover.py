@@ -416,3 +416,14 @@ def test_not_taken_page_lists_wide_impact_complaints(make, projects, client_as):
         .get_data(as_text=True)
     assert '会所未按承诺建成' in page and '交付前的重大投诉' not in page
     assert '<strong>工程质量</strong> 5 件' in page
+
+
+def test_row_typed_by_hand_takes_the_units_contract(make, projects, client_as):
+    project = projects['mine']
+    contract = make.contract(project, unit=make.unit(project, status='已售'), paid_in_full=False)
+    response = client_as('clerk').post_form('/admin/handover_entry/new/', {
+        'project': project.id, 'unit': contract.unit_id, 'status': '待交付', 'issues_found': '0'})
+    assert response.status_code == 302
+    row = HandoverEntry.get()
+    assert row.contract_id == contract.id and row.owner_id == contract.owner_id
+    assert row.eligible is False and row.ineligible_reason == '房款未结清'

@@ -89,22 +89,30 @@ def flash_outcome(verb, done, refused, skipped=0):
 # --------------------------------------------------------------------------- inspection_issue
 
 class OverdueFilter(pf.BasePeeweeFilter):
-    """逾期: deadline before today and neither closed nor decided."""
+    """逾期 是/否: `overdue(today)` is the peewee condition of an overdue row."""
 
-    def __init__(self, column, name):
+    def __init__(self, column, name, overdue):
+        self.overdue = overdue
         super().__init__(column, name, options=(('1', '是'), ('0', '否')))
 
     def apply(self, query, value):
-        today = datetime.date.today()
-        model = InspectionIssue
-        overdue = (model.deadline < today) & model.status.not_in(rules.SETTLED_STATUSES)
+        condition = self.overdue(datetime.date.today())
+        # NOT over a condition with NULLs would drop rows without a deadline: select the rest.
         if value == '1':
-            return query.where(overdue)
-        return query.where(model.deadline.is_null() | (model.deadline >= today) |
-                           model.status.in_(rules.SETTLED_STATUSES))
+            return query.where(condition)
+        return query.where(self.column.model.id.not_in(
+            self.column.model.select(self.column.model.id).where(condition)))
 
     def operation(self):
         return '等于'
+
+
+def issue_overdue(today):
+    return (InspectionIssue.deadline < today) & InspectionIssue.status.not_in(rules.SETTLED_STATUSES)
+
+
+def milestone_overdue(today):
+    return (DeliveryMilestone.due_on < today) & DeliveryMilestone.done_on.is_null()
 
 
 def _issue_status(view, context, row, name):
@@ -134,7 +142,8 @@ class InspectionIssueView(RegisterView):
                       'close_verified': 'edit'}
 
     def _derive_filters(self, model):
-        return super()._derive_filters(model) + [OverdueFilter(InspectionIssue.deadline, '逾期')]
+        return super()._derive_filters(model) + [
+            OverdueFilter(InspectionIssue.deadline, '逾期', issue_overdue)]
 
     @action('assign', '指派责任单位和整改期限')
     def action_assign(self, ids):
@@ -279,6 +288,10 @@ class DeliveryMilestoneView(RegisterView):
     list_template = 'delivery/milestone_list.html'
     column_formatters = {'state': _milestone_state}
     column_labels = {'state': '状态'}
+
+    def _derive_filters(self, model):
+        return super()._derive_filters(model) + [
+            OverdueFilter(DeliveryMilestone.due_on, '逾期未完成', milestone_overdue)]
 
     @expose('/generate/', methods=('GET', 'POST'))
     def generate_view(self):
