@@ -31,6 +31,15 @@ def _today():
     return datetime.date.today()
 
 
+def parent_out_of_scope(actor, row, parent_field):
+    """(field, message) when a child row (follow-up, questionnaire, member, meeting) would land in a
+    project the user does not work on: its project comes from the parent the user picked."""
+    project_id = row.__data__.get('project')
+    if actor is not None and project_id is not None and not actor.may_see_project(project_id):
+        return [(parent_field, '「%s」不属于您负责的项目。' % row.label(parent_field))]
+    return []
+
+
 def _delivered_on(project):
     return project.delivery_date if project is not None else None
 
@@ -249,6 +258,7 @@ class ComplaintFollowUp(ProjectRegister):
 
     def problems(self, actor):
         yield from super().problems(actor)
+        yield from parent_out_of_scope(actor, self, 'complaint')
         parent = (Complaint.get_or_none(Complaint.id == self.__data__['complaint'])
                   if self.__data__.get('complaint') else None)
         if parent is not None:
@@ -458,6 +468,7 @@ class SurveyResponse(ProjectRegister):
 
     def problems(self, actor):
         yield from super().problems(actor)
+        yield from parent_out_of_scope(actor, self, 'survey')
         yield from rules.score_problems({field: getattr(self, field) for field, _ in rules.SURVEY_DIMENSIONS})
         if all(getattr(self, field) is None for field, _ in rules.SURVEY_DIMENSIONS):
             yield None, '问卷至少须有一项评分'

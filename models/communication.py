@@ -7,6 +7,7 @@ import datetime
 
 from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerField, TextField
 
+from models.aftercare import parent_out_of_scope
 from models.base import choices
 from models.master import Owner, ProjectRegister
 from rules import communication as rules
@@ -105,6 +106,7 @@ class GroupMember(ProjectRegister):
 
     def problems(self, actor):
         yield from super().problems(actor)
+        yield from parent_out_of_scope(actor, self, 'group')
         yield from rules.member_problems(joined_on=self.joined_on, left_on=self.left_on)
         if self.__data__.get('group') and self.__data__.get('owner'):
             clash = GroupMember.live(GroupMember.id).where(
@@ -155,6 +157,7 @@ class GroupMeeting(ProjectRegister):
 
     def problems(self, actor):
         yield from super().problems(actor)
+        yield from parent_out_of_scope(actor, self, 'group')
         group = (SupervisionGroup.get_or_none(SupervisionGroup.id == self.__data__['group'])
                  if self.__data__.get('group') else None)
         yield from rules.meeting_problems(

@@ -109,7 +109,13 @@ def group_problems(*, kind: Optional[str], formed_on: Optional[date], region: Op
     return problems
 
 
+DELIVERED_STAGES = ('已交付', '出保')
+
+
 def group_due_projects(projects: Iterable[tuple]) -> list:
-    """Projects past 30% sold without a quality group, from (project, sold, total, has_group)."""
-    return [project for project, sold, total, has_group in projects
-            if group_due(sold, total) and not has_group]
+    """Projects that must form their owner quality group and have not, from
+    (project, stage, sold, total, has_group): more than 30% sold (group_due), still a new project
+    under construction (“新建项目” — not 已交付/出保), and no quality group formed yet (a group later
+    dissolved still counts as formed)."""
+    return [project for project, stage, sold, total, has_group in projects
+            if stage not in DELIVERED_STAGES and group_due(sold, total) and not has_group]

@@ -54,8 +54,9 @@ def seed(ctx):
     first = ctx.projects[0]
     forms = _contact_forms(ctx, first, departments)
     _complaints(ctx, first, departments, forms)
-    for project in delivered_projects[1:]:
-        _complaints(ctx, project, departments, [])
+    for project in delivered_projects:
+        if project.id != first.id:
+            _complaint_history(ctx, project, departments)
     _surveys(ctx)
 
 
@@ -225,6 +226,45 @@ def _complaints(ctx, project, departments, forms):
     Compensation.create_logged(
         clerk, project=project, complaint=hollow, unit=hollow.unit_id, owner=hollow.owner_id,
         kind='维修代偿', reason='空鼓整改期间延期收房，补偿租房费用（待OA审批）', amount=Decimal('6000.00'))
+
+
+def _complaint_history(ctx, project, departments):
+    """A project delivered long ago: a year and a half of complaints (bulk), nearly all closed and
+    compensated through OA; two still open, one of them overdue."""
+    rng, today = ctx.rng, ctx.today
+    contracts = [c for c in ctx.contracts[project.id] if not c.cancelled]
+    handlers = {'工程质量': '工程管理部', '设计': '设计管理部', '销售承诺': '营销管理部', '合同': '法务部',
+                '物业': '物业公司', '服务': '客户关系部'}
+    span = max((today - project.delivery_start_date).days, 30)
+    rows = []
+    for n in range(36):
+        category, channel, content = rng.choice(COMPLAINT_TEXTS)
+        contract = rng.choice(contracts)
+        received_on = project.delivery_start_date + DAY * rng.randint(0, span - 20)
+        still_open = n < 2
+        closed_on = None if still_open else received_on + DAY * rng.randint(2, 18)
+        rows.append(dict(
+            project=project.id, unit=contract.unit_id, owner=contract.owner_id, received_on=received_on,
+            channel=channel, category=category, content=content, severity='一般',
+            status='跟进' if still_open else '关闭',
+            responsible_department=departments[handlers[category]].id,
+            deadline=(today - DAY * 6) if n == 0 else (today + DAY * 5) if n == 1 else received_on + DAY * 15,
+            resolution=None if still_open else rng.choice(('已维修完毕，业主确认', '已解释说明，业主认可',
+                                                          '协商一致，给予适当补偿')),
+            closed_on=closed_on, satisfaction=None if still_open else rng.choice((3, 4, 4, 5, 5)),
+            **_audit()))
+    Complaint.insert_many(rows).execute()
+    compensated = list(Complaint.select().where((Complaint.project == project.id) &
+                                                (Complaint.resolution == '协商一致，给予适当补偿')))
+    payments = []
+    for n, complaint in enumerate(compensated):
+        approved_on = complaint.closed_on - DAY
+        payments.append(dict(
+            project=project.id, complaint=complaint.id, unit=complaint.unit_id, owner=complaint.owner_id,
+            kind=rng.choice(('现金赔付', '物业费减免', '维修代偿')), reason=complaint.content,
+            amount=Decimal(rng.randint(5, 120) * 100), oa_approval_no='OA-%s-%04d' % (project.code, 100 + n),
+            approved_on=approved_on, paid_on=min(today, approved_on + DAY * rng.randint(1, 10)), **_audit()))
+    Compensation.insert_many(payments).execute()
 
 
 def _surveys(ctx):

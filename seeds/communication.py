@@ -45,6 +45,7 @@ def seed(ctx):
         suggestions_accepted=True)          # accepted, written feedback still missing
     delivered = by_code.get('SH-JA')
     if delivered is not None:
+        _finished_quality_group(clerk, delivered, ctx.owners[delivered.id])
         service_group = SupervisionGroup.create_logged(
             clerk, project=delivered, kind=rules.SERVICE_GROUP, name='上海区域客户服务质量监督小组',
             region='上海区域', formed_on=delivered.delivery_start_date + DAY * 60, status='运行中')
@@ -69,3 +70,24 @@ def seed(ctx):
         CustomerEvent.create_logged(clerk, project=project, kind=kind, title=title, held_on=held_on,
                                     participants=participants,
                                     summary='活动顺利举行，收集业主意见已转相关部门。')
+
+
+def _finished_quality_group(clerk, project, owners):
+    """The delivered project's quality group: met at all four phases, dissolved after handover."""
+    formed_on = (project.launch_date or project.delivery_start_date - DAY * 700) + DAY * 90
+    group = SupervisionGroup.create_logged(
+        clerk, project=project, kind=rules.QUALITY_GROUP, name='%s业主工程质量监理小组' % project.name,
+        formed_on=formed_on, status='运行中')
+    for n, owner in enumerate(owners[10:17]):
+        GroupMember.create_logged(clerk, group=group, owner=owner, role='组长' if n == 0 else '成员',
+                                  joined_on=formed_on, left_on=project.delivery_start_date + DAY * 30)
+    for offset, phase in ((30, '基础'), (200, '主体结构'), (420, '装饰装修'), (560, '安装')):
+        held_on = formed_on + DAY * offset
+        GroupMeeting.create_logged(
+            clerk, group=group, phase=phase, held_on=held_on, chair='项目总经理 顾明',
+            attendees='工程分管副总、工程部经理、营销代理公司负责人、小组成员', minutes='%s阶段质量、进度通报。' % phase,
+            minutes_sent_on=held_on + DAY * 3, owner_suggestions='加强%s阶段成品保护' % phase,
+            suggestions_accepted=True, feedback_sent_on=held_on + DAY * 15)
+    group.status = '已解散'
+    group.remarks = '项目交付后监理小组完成使命，转由客户服务质量监督小组联系业主。'
+    group.save_logged(clerk)

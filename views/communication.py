@@ -44,12 +44,11 @@ def group_overview(day):
     """Rows for the page: due projects without a group, and the health of every group."""
     projects = {p.id: p for p in _scoped(Project).order_by(Project.code)}
     groups = list(_scoped(SupervisionGroup).order_by(SupervisionGroup.project, SupervisionGroup.formed_on))
-    with_quality_group = {g.project_id for g in groups
-                          if g.kind == rules.QUALITY_GROUP and g.status != '已解散'}
+    with_quality_group = {g.project_id for g in groups if g.kind == rules.QUALITY_GROUP}
     due = [{'project': p, 'sold': p.sold_units, 'total': p.total_units,
             'share': round(100 * p.sold_units / p.total_units, 1) if p.total_units else None}
-           for pid, p in projects.items()
-           if pid not in with_quality_group and rules.group_due(p.sold_units, p.total_units)]
+           for p in rules.group_due_projects((p, p.stage, p.sold_units, p.total_units, pid in with_quality_group)
+                                             for pid, p in projects.items())]
 
     ids = [g.id for g in groups] or [0]
     active = {}
