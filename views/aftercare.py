@@ -9,13 +9,13 @@ from flask_admin.actions import action
 from flask_admin.menu import MenuLink
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from peewee import fn
 
 from models.aftercare import (CallbackSurvey, Compensation, Complaint, ComplaintFollowUp, RepairOrder,
                               SurveyResponse, WarrantyItem, WorkContactForm)
 from models.base import RuleError
 from models.master import Project, Unit
 from rules import aftercare as rules
+from rules.due import _delivered_units as delivered_units
 from views.base import RegisterView, badge, scope_query
 from views.pages import render_page
 
@@ -51,8 +51,20 @@ def _require_list():
 
 # ---------------------------------------------------------------------------------- register views
 
+def _notice_due(view, context, row, name):
+    value = row.notice_due_on
+    if value is None:
+        return ''
+    text = value.strftime('%Y-%m-%d')
+    if rules.owner_notice_due(value, row.owners_notified_on, today()):
+        return Markup('%s ') % text + badge('待告知业主', 'warning')
+    return text
+
+
 class WarrantyItemView(RegisterView):
     model_class = WarrantyItem
+    column_formatters = {'notice_due_on': _notice_due}
+    _action_powers = dict(RegisterView._action_powers, mark_notified='edit')
 
     @action('mark_notified', '登记已告知业主（今天）',
             '将选中项目的“已告知业主日期”登记为今天？')
@@ -227,39 +239,38 @@ def surveys():
                        clause=rules.VALIDITY_CLAUSE)
 
 
-def _survey_day(survey):
-    return survey.report_on or survey.planned_on
-
-
 @bp.route('/callbacks-due')
 @login_required
 def callbacks_due():
     """Projects due for their owner callback (≥1 year past delivery, occupancy > 50%, no valid
-    callback since) and when each project's next yearly round falls due."""
+    callback since) and when each project's next yearly round falls due.
+
+    Counted as the deadline engine counts (rules/due.py, 年度顾客回访): the actual delivery date,
+    delivered units from the handover roster when there is one (else the unit register), and a
+    valid 年度回访 dated by its report date.
+    """
     _require_list()
     day = today()
     projects = _projects()
-    delivered = dict(_scoped(Unit, Unit.select(Unit.project, fn.COUNT(Unit.id)))
-                     .where(Unit.status == '已交付').group_by(Unit.project).tuples())
     valid_dates = {}
     for survey in _scoped(CallbackSurvey).where((CallbackSurvey.valid == True) &  # noqa: E712
-                                                CallbackSurvey.kind.in_(rules.CALLBACK_KINDS)):
-        if _survey_day(survey):
-            valid_dates.setdefault(survey.project_id, []).append(_survey_day(survey))
+                                                CallbackSurvey.kind.in_(rules.CALLBACK_KINDS) &
+                                                CallbackSurvey.report_on.is_null(False)):
+        valid_dates.setdefault(survey.project_id, []).append(survey.report_on)
     due, watch = [], []
     for pid, project in projects.items():
-        delivered_on = project.delivery_date
+        delivered_on = project.delivery_start_date
         if delivered_on is None or delivered_on > day:
             continue
-        entry = {'project': project, 'delivered_on': delivered_on,
-                 'delivered_units': delivered.get(pid, 0), 'total_units': project.total_units,
-                 'occupancy': rules.percent(rules.ratio(delivered.get(pid, 0), project.total_units)),
+        delivered = delivered_units(pid)
+        total = Unit.live().where(Unit.project == pid).count()
+        entry = {'project': project, 'delivered_on': delivered_on, 'delivered_units': delivered,
+                 'total_units': total, 'occupancy': rules.percent(rules.ratio(delivered, total)),
                  'due_from': rules.callback_due_from(delivered_on),
                  'last_valid_on': max(valid_dates.get(pid, []), default=None),
                  'next_on': rules.next_callback_on(delivered_on, valid_dates.get(pid, []))}
-        if rules.callback_due(delivered_on=delivered_on, delivered_units=delivered.get(pid, 0),
-                              total_units=project.total_units, today=day,
-                              valid_survey_dates=valid_dates.get(pid, [])):
+        if rules.callback_due(delivered_on=delivered_on, delivered_units=delivered, total_units=total,
+                              today=day, valid_survey_dates=valid_dates.get(pid, [])):
             due.append(entry)
         else:
             watch.append(entry)
