@@ -111,7 +111,7 @@ class DesignDefect(QuarterMixin, Register):
 
 # --------------------------------------------------------------------------- inspections
 
-INSPECTION_HELP = '；'.join('%s：%s' % (k, rules.INSPECTION_RULES[k].clause)
+INSPECTION_HELP = '；'.join('%s：%s' % (k, rules.INSPECTION_RULES[k].clause.rstrip('。'))
                            for k in rules.INSPECTION_KINDS)
 
 

@@ -167,10 +167,13 @@ def _stamp(row, clerk_id):
 
 def _insert(model, rows):
     """Derive each row as the portal would, then insert them all in one statement per chunk."""
+    # Every row carries every column: insert_many takes its columns from the first row, so a key
+    # missing there would silently drop that value from all the others.
+    names = [n for n in model._meta.sorted_field_names if n != 'id']
     data = []
     for row in rows:
         row.derive()
-        data.append({k: v for k, v in row.__data__.items() if k != 'id'})
+        data.append({n: row.__data__.get(n) for n in names})
     for start in range(0, len(data), 200):
         model.insert_many(data[start:start + 200]).execute()
 

@@ -440,3 +440,32 @@ def test_import_row_breaking_a_rule_saves_nothing(projects, client_as):
         ['云栖雅苑', 'BG-33', issued, '飘窗取消', '高', '是', '合同约定', 10, 12]])
     assert '已告知业主数（12）不能多于应告知业主数（10）' in page
     assert not DesignChange.select().exists()
+
+
+# ------------------------------------------------------------------ demo rows
+
+def test_demo_rows_obey_the_registers_rules(app):
+    import seeds.master
+    import seeds.risk
+    from models.base import write_tx
+    from models.risk import DATE_DERIVED, DrawingReviewPoint, DesignDefect, SalesPromise
+    from seeds import SeedContext
+    ctx = SeedContext()
+    with write_tx():
+        seeds.master.seed(ctx)
+        seeds.risk.seed(ctx)
+    for model in (RiskInspection, RiskFinding, SalesScript, SalesDocumentReview, SalesPromise,
+                  FloorPlanCheck, DesignChange, DrawingReviewPoint, DesignDefect):
+        rows = list(model.select())
+        assert rows, model._meta.table_name
+        for row in rows:
+            row._before_row = row
+            assert list(row.problems(None)) == [], (model._meta.table_name, row.id)
+    timings = {row.timing for row in RiskInspection.select()}
+    assert {'已逾期', '按时完成', '逾期完成', '未到期'} <= timings
+    # the stored derived values are what the portal derives
+    for model, names in DATE_DERIVED:
+        for row in model.select():
+            stored = {n: row.__data__.get(n) for n in names}
+            row.derive()
+            assert stored == {n: row.__data__.get(n) for n in names}
