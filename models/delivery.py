@@ -194,11 +194,6 @@ class InspectionIssue(ActorAware, ProjectRegister):
         default_sort = (('found_on', True),)
         readonly = ('decision_approved_by', 'decision_approved_on')
         lookup = ('description', 'location')
-        indexes = ((('project', 'status', 'found_on'), False),
-                   (('project', 'found_on'), False),
-                   (('round', 'status'), False),
-                   (('contractor', 'status'), False),
-                   (('deadline', 'status'), False))
         deadlines = (
             Deadline(what='验收问题整改期限', due_field='deadline',
                      open_when=lambda m: m.status.not_in(rules.SETTLED_STATUSES),
@@ -379,7 +374,7 @@ class DeliveryMilestone(ProjectRegister):
         natural_key = ('project', 'code')
         default_sort = (('due_on', False), ('code', False))
         lookup = ('code', 'name')
-        indexes = ((('project', 'code'), True), (('project', 'due_on'), False))
+        indexes = ((('project', 'code'), True),)
         deadlines = (
             Deadline(what='交付计划节点', due_field='due_on', open_when=lambda m: m.done_on.is_null(),
                      clause='REGISTERS §7 交付倒排计划（手册004 4.1–4.3，手册001）：各节点相对交付日T的天数。',

@@ -67,10 +67,8 @@ class HandoverEntry(ProjectRegister):
         readonly = ('eligible', 'ineligible_reason', 'late_days', 'late_penalty', 'notice_due_on',
                     'phone_due_on')
         lookup = ('status',)
-        indexes = ((('project', 'unit'), True),
-                   (('project', 'status'), False),
-                   (('project', 'keys_handed_on'), False),
-                   (('project', 'appointment_on'), False))
+        # List and report indexes come from the declaration (models/search.py); only uniqueness here.
+        indexes = ((('project', 'unit'), True),)
         deadlines = (
             Deadline(what='交付通知书寄出', due_field='notice_due_on',
                      open_when=lambda m: m.notice_mailed_on.is_null() & (m.eligible == True),  # noqa: E712
