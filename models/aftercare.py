@@ -242,7 +242,7 @@ class ComplaintFollowUp(ProjectRegister):
                         'next_step')
         filters = ('project', 'method', 'followed_on')
         search = ('content', 'owner_feedback', 'next_step')
-        natural_key = ('project', 'complaint', 'followed_on', 'content')
+        natural_key = ('complaint', 'followed_on', 'content')
         default_sort = (('followed_on', True),)
         readonly = ('project',)
 
@@ -291,7 +291,7 @@ class Compensation(ProjectRegister):
                         'approved_on', 'paid_on')
         filters = ('project', 'kind', 'approved_on', 'paid_on', 'amount')
         search = ('reason', 'oa_approval_no', 'remarks')
-        natural_key = ('project', 'oa_approval_no')
+        natural_key = ('project', 'unit', 'kind', 'reason')
         default_sort = (('approved_on', True),)
 
     def __str__(self):
@@ -453,7 +453,7 @@ class SurveyResponse(ProjectRegister):
         filters = ('project', 'survey', 'answered_on', 'product_planning', 'construction_quality',
                    'sales_service', 'complaint_service', 'property_service')
         search = ('comments',)
-        natural_key = ('project', 'survey', 'unit')
+        natural_key = ('survey', 'unit', 'answered_on')
         default_sort = (('answered_on', True),)
         readonly = ('project',)
 

@@ -90,7 +90,7 @@ class GroupMember(ProjectRegister):
         list_columns = ('project', 'group', 'owner', 'role', 'joined_on', 'left_on')
         filters = ('project', 'group', 'role', 'joined_on', 'left_on')
         search = ('remarks',)
-        natural_key = ('project', 'group', 'owner')
+        natural_key = ('group', 'owner', 'joined_on')
         default_sort = (('joined_on', False),)
         readonly = ('project',)
 
@@ -142,7 +142,7 @@ class GroupMeeting(ProjectRegister):
                         'suggestions_accepted', 'feedback_sent_on')
         filters = ('project', 'group', 'phase', 'held_on', 'suggestions_accepted', 'feedback_sent_on')
         search = ('chair', 'attendees', 'minutes', 'owner_suggestions')
-        natural_key = ('project', 'group', 'phase', 'held_on')
+        natural_key = ('group', 'phase', 'held_on')
         default_sort = (('held_on', True),)
         readonly = ('project',)
 

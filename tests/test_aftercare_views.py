@@ -1,9 +1,11 @@
 """After handover through HTTP: the register lists, the report pages, the 重大 complaint gate,
 refused input with a Chinese message, and project scoping."""
 import datetime
+import io
 import re
 from decimal import Decimal
 
+import openpyxl
 import pytest
 
 from models.aftercare import (CallbackSurvey, Compensation, Complaint, ComplaintFollowUp, RepairOrder,
@@ -348,3 +350,36 @@ def test_callback_due_list_edges(client_as, make, users):
     due = due_names(text(client_as('auditor').get('/aftercare/callbacks-due')))
     assert '满一年项目' in due and '回访无效' in due
     assert '差一天项目' not in due and '入住率恰好一半' not in due and '已有效回访' not in due
+
+
+# ------------------------------------------------------------------ Excel import
+
+def upload_rows(portal, table, rows):
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(list(row))
+    data = io.BytesIO()
+    book.save(data)
+    return text(portal.post_form('/admin/%s/import/' % table, {
+        'step': 'check', 'file': (io.BytesIO(data.getvalue()), 'data.xlsx')}, content_type='multipart/form-data'))
+
+
+WARRANTY_HEADER = ['项目', '楼栋/范围', '保修项目类别', '保修项目', '保修起始日', '约定保修期(月)']
+
+
+def test_warranty_items_import_from_excel_with_derived_dates(client_as, projects):
+    clerk = client_as('clerk')
+    page = upload_rows(clerk, 'warranty_item', [
+        WARRANTY_HEADER, ['云栖雅苑', '1栋', rules.KIND_ELECTRICAL, '户内电气管线', '2024-02-29', 24]])
+    token = re.search(r'name="token"[^>]*value="([0-9a-f]{32})"|value="([0-9a-f]{32})"[^>]*name="token"', page)
+    assert token, page[-3000:]
+    clerk.post_form('/admin/warranty_item/import/', {'step': 'commit', 'token': token.group(1) or token.group(2)})
+    item = WarrantyItem.get()
+    assert (item.expires_on, item.notice_due_on) == (datetime.date(2026, 2, 28), datetime.date(2025, 12, 28))
+
+
+def test_warranty_import_refuses_one_year_waterproofing(client_as, projects):
+    page = upload_rows(client_as('clerk'), 'warranty_item', [
+        WARRANTY_HEADER, ['云栖雅苑', '1栋', rules.KIND_WATERPROOFING, '屋面防水', '2026-05-01', 12]])
+    assert '第四十条' in page and 'id="commit-form"' not in page
+    assert WarrantyItem.select().count() == 0
