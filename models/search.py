@@ -30,7 +30,8 @@ import hashlib
 import threading
 
 from peewee import (SQL, BooleanField, CharField, DateField, DateTimeField, DecimalField,
-                    Expression, FloatField, ForeignKeyField, IntegerField, NodeList, TextField, fn)
+                    Expression, FloatField, ForeignKeyField, IntegerField, NodeList, Table,
+                    TextField, fn)
 
 from models.base import AttachmentField, all_registers, db, is_sqlite
 
@@ -344,34 +345,24 @@ def _fts_phrase(word):
     return '"%s"' % word.replace('"', '""')
 
 
-def search_condition(model, fields, word, walk_order=False):
+def search_condition(model, fields, word, mode='in'):
     """Rows where `word` appears in one of `fields` (LIKE semantics), served by the indexes.
 
-    `walk_order` (SQLite): test the index candidates while walking the list's order instead of
-    fetching every candidate first: the better plan when a term matches many rows.
+    mode 'like': the plain LIKE only (the list walks its order and tests each row: the better
+    plan when a term is in many rows); 'in': the index candidates, checked by LIKE.
     """
     like = _like_any(fields, word)
-    indexed = text_fields(model)
-    if not word or not indexed or {f.name for f in fields} != {f.name for f in indexed}:
+    if mode == 'like' or not _indexed(model, fields, word):
         return like
     ready = search_ready(model)
-    if not ready:
-        return like
     if is_sqlite():
-        table = model._meta.table_name
-        if len(word) >= 3:
-            sub = SQL('SELECT rowid FROM %s WHERE %s MATCH ?' % (_q(table + '_fts'), _q(table + '_fts')),
-                      [_fts_phrase(word)])
-        else:
-            match = _gram_match(word)
-            if match is None:
-                return like
-            sub = SQL('SELECT rowid FROM %s WHERE %s MATCH ?' % (_q(table + '_fts2'), _q(table + '_fts2')),
-                      [match])
-        key = NodeList((SQL('+'), model._meta.primary_key), glue='') if walk_order \
-            else model._meta.primary_key
-        return Expression(key, 'IN', NodeList((SQL('('), sub, SQL(')')), glue='')) & like
-    text = SQL(pg_text_sql(model, alias=_alias(model)))
+        fts, match = _sqlite_match(model, word)
+        if match is None:
+            return like
+        sub = SQL('SELECT rowid FROM %s WHERE %s MATCH ?' % (_q(fts), _q(fts)), [match])
+        return Expression(model._meta.primary_key, 'IN',
+                          NodeList((SQL('('), sub, SQL(')')), glue='')) & like
+    text = pg_text_expression(model)
     lowered = word.lower()
     grams = [lowered] if len(lowered) <= 2 else [lowered[i:i + 2] for i in range(len(lowered) - 1)]
     gram_cond = Expression(fn.kefu_bigrams(text), '@>', SQL('%s::text[]', [sorted(set(grams))]))
@@ -384,9 +375,50 @@ def search_condition(model, fields, word, walk_order=False):
     return cond & like
 
 
-def _alias(model):
-    # peewee names the list's own table "t1" in every select it builds from Model.select().
-    return 't1'
+def join_search(query, model, fields, words):
+    """`query` limited to rows holding every word, driven by a search table (SQLite).
+
+    The search table is the outer loop of a join, so a count that stops after N rows reads N
+    postings only (an IN (subquery) would read every posting of the term first).
+    Returns None when no search table can drive (the caller uses search_condition).
+    """
+    if not is_sqlite() or not words:
+        return None
+    usable = [w for w in words if _indexed(model, fields, w) and _sqlite_match(model, w)[1]]
+    if not usable:
+        return None
+    driver = max(usable, key=len)
+    fts, match = _sqlite_match(model, driver)
+    table = Table(fts, ('rowid',)).alias('kefu_search')
+    query = query.join(table, on=(table.rowid == model._meta.primary_key)) \
+        .where(SQL('"kefu_search".%s MATCH ?' % _q(fts), [match])).switch(model)
+    for word in words:
+        query = query.where(_like_any(fields, word))
+    return query
+
+
+def _indexed(model, fields, word):
+    indexed = text_fields(model)
+    if not word or not indexed or {f.name for f in fields} != {f.name for f in indexed}:
+        return False
+    return bool(search_ready(model))
+
+
+def _sqlite_match(model, word):
+    """(search table, FTS5 query) for `word`: trigrams from three characters, else bigrams."""
+    table = model._meta.table_name
+    if len(word) >= 3:
+        return table + '_fts', _fts_phrase(word)
+    return table + '_fts2', _gram_match(word)
+
+
+def pg_text_expression(model):
+    """pg_text_sql as a peewee expression, so each query names the table by its own alias."""
+    expr = None
+    for fld in text_fields(model):
+        part = fn.coalesce(fld, SQL("''"))
+        expr = part if expr is None else expr.concat(SQL("' '")).concat(part)
+    return fn.lower(expr)
 
 
 def _gram_match(word):

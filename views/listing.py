@@ -33,7 +33,6 @@ EXACT_COUNT_LIMIT = 5000        # counted exactly up to here on every page
 SAMPLE_WINDOWS = 5              # estimate: matching rows among 5 windows of ids ...
 SAMPLE_WIDTH = 2000             # ... of 2000 ids each, spread over the register
 EXACT_CACHE_SECONDS = 120
-WALK_ORDER_ABOVE = 1000         # search matching more rows: walk the list order, test candidates
 POSITION_ARGS = ('after', 'before', 'last')
 
 _exact_cache = {}
@@ -45,6 +44,12 @@ class Count:
     value: int
     exact: bool
     counted_at: Optional[datetime.datetime] = None
+    low_id: Optional[int] = None        # the register's id range when counted
+    high_id: Optional[int] = None
+
+    @property
+    def span(self):
+        return 0 if self.low_id is None else self.high_id - self.low_id + 1
 
     @property
     def label(self):
@@ -68,15 +73,29 @@ class Paging:
 
 # --------------------------------------------------------------------------- search and filters
 
-def apply_search(view, query, search, walk_order=False):
-    """Each word must appear in one of the register's searchable fields."""
-    fields = [view.model._meta.fields[n] for n in view.column_searchable_list
-              if n in view.model._meta.fields]
+def _search_fields(view):
+    return [view.model._meta.fields[n] for n in view.column_searchable_list
+            if n in view.model._meta.fields]
+
+
+def apply_search(view, query, search, mode='in'):
+    """Each word must appear in one of the register's searchable fields.
+
+    mode 'in' (exports, plain lists): index candidates checked by LIKE; 'like': LIKE only, for
+    a page that walks its order through a frequent term; 'join': a search table drives the
+    query (SQLite), for counts that stop early and pages of rarer terms.
+    """
+    fields = _search_fields(view)
     if not fields or not search:
         return query
-    for word in search.split():
-        query = query.where(search_index.search_condition(view.model, fields, word,
-                                                          walk_order=walk_order))
+    words = search.split()
+    if mode == 'join':
+        joined = search_index.join_search(query, view.model, fields, words)
+        if joined is not None:
+            return joined
+        mode = 'in'
+    for word in words:
+        query = query.where(search_index.search_condition(view.model, fields, word, mode=mode))
     return query
 
 
@@ -109,21 +128,21 @@ def _order_clauses(order, reverse=False):
     return [(f.asc() if desc == reverse else f.desc()) for f, desc in order]
 
 
-def filtered_query(view, search, filters, walk_order=False):
-    query = view.get_query()
-    query = apply_search(view, query, search, walk_order=walk_order)
-    query, joins = apply_filters(view, query, filters)
+def filtered_query(view, search, filters, mode='in', order=None):
+    """The scoped list query with filters and search (and the joins a sort needs), unordered."""
+    query, joins = apply_filters(view, view.get_query(), filters)
+    for fld, _ in order or ():
+        if fld.model is not view.model:
+            query = view._handle_join(query, fld, joins)
+    query = apply_search(view, query, search, mode=mode)
     return query, joins
 
 
 def build_query(view, sort_column, sort_desc, search, filters):
     """The list's query with search, filters and order, before paging: the export uses it too."""
-    query, joins = filtered_query(view, search, filters)
     order = list_order(view, sort_column, sort_desc)
     # Sorting by a field of another register joins it, as Flask-Admin does.
-    for fld, _ in order:
-        if fld.model is not view.model:
-            query = view._handle_join(query, fld, joins)
+    query, _joins = filtered_query(view, search, filters, order=order)
     return query.order_by(*_order_clauses(order))
 
 
@@ -134,29 +153,39 @@ def count_rows(view, query):
     return query.order_by().count()
 
 
-def count_list(query, model, exact=False, joined=False):
-    """Count(value, exact) for a list query: exact while cheap, else an estimate."""
+def count_list(query, model, exact=False, joined=False, sample=None):
+    """Count(value, exact) for a list query: exact while cheap, else an estimate.
+
+    `sample` is the same list as a query the estimate can read by id windows (plain LIKE for
+    a search), `query` itself by default."""
     query = query.order_by()
-    key = _cache_key(query)
+    limit = _exact_limit()
     if exact:
         value = query.count()
+        low, high = _id_range(model)
         stamp = datetime.datetime.now().replace(microsecond=0)
         with _exact_lock:
             if len(_exact_cache) > 500:
                 _exact_cache.clear()
-            _exact_cache[key] = (value, time.monotonic(), stamp)
-        return Count(value, True, stamp)
-    limit = _exact_limit()
+            _exact_cache[_cache_key(query, low, high)] = (value, time.monotonic(), stamp)
+        return Count(value, True, stamp, low, high)
     bounded = query.select(SQL('1')).limit(limit + 1)
-    # One query: the bounded count, and the id range an estimate would sample.
     seen, low, high = _bounded_count(model, bounded)
     if seen <= limit:
-        return Count(seen, True)
+        return Count(seen, True, None, low, high)
+    # An exact count asked for lately, while no row was added since (the id range is unchanged).
     with _exact_lock:
-        cached = _exact_cache.get(key)
-    if cached and time.monotonic() - cached[1] < EXACT_CACHE_SECONDS:
-        return Count(cached[0], True, cached[2])
-    return Count(max(estimate_rows(query, model, low, high, joined), limit + 1), False)
+        cached = _exact_cache.get(_cache_key(query, low, high))
+    if cached and time.monotonic() - cached[1] < EXACT_CACHE_SECONDS and cached[0] > limit:
+        return Count(cached[0], True, cached[2], low, high)
+    estimate = estimate_rows(sample if sample is not None else query, model, low, high, joined)
+    return Count(max(estimate, limit + 1), False, None, low, high)
+
+
+def _id_range(model):
+    pk = model._meta.primary_key
+    row = db.execute_sql(*_select_values(model.select(fn.MIN(pk)), model.select(fn.MAX(pk)))).fetchone()
+    return row[0], row[1]
 
 
 def _bounded_count(model, bounded):
@@ -210,9 +239,9 @@ def _exact_limit():
         return EXACT_COUNT_LIMIT
 
 
-def _cache_key(query):
+def _cache_key(query, low, high):
     sql, params = query.sql()
-    return (search_index._db_key(), sql, tuple(str(p) for p in params))
+    return (search_index._db_key(), sql, tuple(str(p) for p in params), low, high)
 
 
 def _round_estimate(value):
@@ -333,20 +362,16 @@ def get_list(view, page, sort_column, sort_desc, search, filters, execute=True, 
     args = request.args if has_request_context() else {}
     model = view.model
     order = list_order(view, sort_column, sort_desc)
-    query, joins = filtered_query(view, search, filters)
-    for fld, _ in order:
-        if fld.model is not model:
-            query = view._handle_join(query, fld, joins)
-    count = count_list(query, model, exact=args.get('exact') == '1', joined=bool(joins))
-    if search and is_sqlite() and count.value > WALK_ORDER_ABOVE:
-        # Many matches: walk the list's order testing candidates, instead of fetching them all.
-        query, joins = filtered_query(view, search, filters, walk_order=True)
-        for fld, _ in order:
-            if fld.model is not model:
-                query = view._handle_join(query, fld, joins)
-
-    signature = _signature(view, order, search, filters)
+    query, joins = filtered_query(view, search, filters, mode='join', order=order)
+    sample = filtered_query(view, search, filters, mode='like', order=order)[0] if search else None
+    count = count_list(query, model, exact=args.get('exact') == '1', joined=bool(joins),
+                       sample=sample)
     size = page_size
+    if search and is_sqlite() and count.value * count.value > size * count.span:
+        # A term in many rows: walking the list's order meets a page of them in fewer rows
+        # (about size * span / count) than reading all `count` postings would.
+        query = sample
+    signature = _signature(view, order, search, filters)
     keyset = not count.exact
     rows, has_prev, has_next, at_last = _fetch(query, order, size, page or 0, count, args,
                                                signature)
