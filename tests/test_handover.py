@@ -427,3 +427,19 @@ def test_row_typed_by_hand_takes_the_units_contract(make, projects, client_as):
     row = HandoverEntry.get()
     assert row.contract_id == contract.id and row.owner_id == contract.owner_id
     assert row.eligible is False and row.ineligible_reason == '房款未结清'
+
+
+def test_bulk_notice_and_arrival_logged_per_row(make, projects, client_as):
+    rows = [entry_for(make, projects['mine']) for _ in range(2)]
+    other = entry_for(make, projects['other'])
+    clerk = client_as('clerk')
+    ids = [str(r.id) for r in rows + [other]]
+    clerk.post_form('/admin/handover_entry/action/', {'action': 'notice_mailed', 'rowid': ids})
+    clerk.post_form('/admin/handover_entry/action/', {'action': 'arrived', 'rowid': ids})
+    for r in rows:
+        fresh = HandoverEntry.get_by_id(r.id)
+        assert fresh.notice_mailed_on == TODAY and fresh.arrived_at.date() == TODAY
+        assert ChangeLog.select().where((ChangeLog.table_name == 'handover_entry') &
+                                        (ChangeLog.row_id == r.id)).count() == 3
+    fresh = HandoverEntry.get_by_id(other.id)
+    assert fresh.notice_mailed_on is None and fresh.arrived_at is None

@@ -78,7 +78,7 @@ def apply_each(rows, change):
 def flash_outcome(verb, done, refused, skipped=0):
     message = '%s %d 条。' % (verb, done)
     if skipped:
-        message += '另有 %d 条状态不符，未处理。' % skipped
+        message += '另有 %d 条不符合条件（状态不符、已登记或不属于您的项目），未处理。' % skipped
     flash(message, 'success' if done else 'warning')
     for text in refused[:10]:
         flash('未保存 %s' % text, 'error')

@@ -8,6 +8,7 @@ import io
 import xlsxwriter
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.menu import MenuLink
 from flask_login import current_user
 from peewee import fn
@@ -17,7 +18,7 @@ from models.handover import HandoverEntry
 from rules import handover as rules
 from rules.master import MASKS
 from views.base import RegisterView, badge
-from views.delivery import chosen_project, parse_day, require
+from views.delivery import apply_each, chosen_project, flash_outcome, parse_day, require
 
 STATUS_LEVELS = {'待交付': 'light', '已交付': 'success', '拒收': 'danger', '未到场': 'warning',
                  '延期': 'secondary'}
@@ -69,6 +70,39 @@ class HandoverEntryView(RegisterView):
     model_class = HandoverEntry
     list_template = 'handover/roster_list.html'
     column_formatters = {'status': _status, 'eligible': _eligible}
+    _action_powers = {'soft_delete': 'delete', 'notice_mailed': 'edit', 'phoned': 'edit',
+                      'arrived': 'edit'}
+
+    # ------------------------------------------------------------------ the day's routine, in bulk
+    @action('notice_mailed', '登记通知书今日寄出', '确定登记选中业主的《交付通知书》今天已寄出吗？')
+    def action_notice_mailed(self, ids):
+        today = datetime.date.today()
+        rows = [r for r in self.scoped_rows(ids) if not r.notice_mailed_on]
+
+        def change(row):
+            row.notice_mailed_on = today
+        done, refused = apply_each(rows, change)
+        flash_outcome('已登记寄出', done, refused, skipped=len(ids) - len(rows))
+
+    @action('phoned', '登记今日已电话通知', '确定登记选中业主今天已电话通知吗？')
+    def action_phoned(self, ids):
+        today = datetime.date.today()
+        rows = [r for r in self.scoped_rows(ids) if not r.phoned_on]
+
+        def change(row):
+            row.phoned_on = today
+        done, refused = apply_each(rows, change)
+        flash_outcome('已登记电话通知', done, refused, skipped=len(ids) - len(rows))
+
+    @action('arrived', '登记到场（现在）', '确定登记选中业主现在已到场吗？')
+    def action_arrived(self, ids):
+        moment = now()
+        rows = [r for r in self.scoped_rows(ids) if not r.arrived_at]
+
+        def change(row):
+            row.arrived_at = moment
+        done, refused = apply_each(rows, change)
+        flash_outcome('已登记到场', done, refused, skipped=len(ids) - len(rows))
 
     # ------------------------------------------------------------------ roster
     @expose('/generate/', methods=('GET', 'POST'))
