@@ -31,13 +31,30 @@ def _today():
     return datetime.date.today()
 
 
-def parent_out_of_scope(actor, row, parent_field):
-    """(field, message) when a child row (follow-up, questionnaire, member, meeting) would land in a
-    project the user does not work on: its project comes from the parent the user picked."""
-    project_id = row.__data__.get('project')
-    if actor is not None and project_id is not None and not actor.may_see_project(project_id):
-        return [(parent_field, '「%s」不属于您负责的项目。' % row.label(parent_field))]
-    return []
+class ProjectFromParent:
+    """A child row (a complaint's follow-up, a survey's questionnaire, a group's member or meeting):
+    the clerk picks only the parent, the row takes the parent's project (Meta.readonly = project),
+    and a parent outside the user's projects is refused."""
+    parent_field = None
+
+    def parent_row(self):
+        parent_id = self.__data__.get(self.parent_field)
+        if not parent_id:
+            return None
+        parent_model = self._meta.fields[self.parent_field].rel_model
+        return parent_model.get_or_none(parent_model._meta.primary_key == parent_id)
+
+    def derive(self):
+        super().derive()
+        parent = self.parent_row()
+        if parent is not None:
+            self.project = parent.__data__['project']
+
+    def problems(self, actor):
+        yield from super().problems(actor)
+        project_id = self.__data__.get('project')
+        if actor is not None and project_id is not None and not actor.may_see_project(project_id):
+            yield self.parent_field, '「%s」不属于您负责的项目。' % self.label(self.parent_field)
 
 
 def _delivered_on(project):
@@ -225,7 +242,7 @@ class Complaint(ProjectRegister):
         return rules.complaint_overdue(self.deadline, self.closed_on, today or _today())
 
 
-class ComplaintFollowUp(ProjectRegister):
+class ComplaintFollowUp(ProjectFromParent, ProjectRegister):
     """投诉跟进记录 — the dated follow-up log of a complaint (手册002：“及时跟踪、及时反馈”)."""
     complaint = ForeignKeyField(Complaint, backref='follow_ups', on_delete='RESTRICT', verbose_name='投诉')
     followed_on = DateField(verbose_name='跟进日期')
@@ -249,18 +266,11 @@ class ComplaintFollowUp(ProjectRegister):
     def __str__(self):
         return '%s %s' % (self.followed_on or '', (self.content or '')[:20])
 
-    def derive(self):
-        # The log belongs to its complaint's project; the clerk picks only the complaint.
-        if self.__data__.get('complaint') and not self.__data__.get('project'):
-            parent = Complaint.get_or_none(Complaint.id == self.__data__['complaint'])
-            if parent is not None:
-                self.project = parent.__data__['project']
+    parent_field = 'complaint'
 
     def problems(self, actor):
         yield from super().problems(actor)
-        yield from parent_out_of_scope(actor, self, 'complaint')
-        parent = (Complaint.get_or_none(Complaint.id == self.__data__['complaint'])
-                  if self.__data__.get('complaint') else None)
+        parent = self.parent_row()
         if parent is not None:
             if parent.received_on and self.followed_on and self.followed_on < parent.received_on:
                 yield 'followed_on', '跟进日期不能早于投诉受理日期'
@@ -431,7 +441,7 @@ class CallbackSurvey(ProjectRegister):
             {field: getattr(r, field) for field, _ in rules.SURVEY_DIMENSIONS} for r in responses)
 
 
-class SurveyResponse(ProjectRegister):
+class SurveyResponse(ProjectFromParent, ProjectRegister):
     """回访问卷 — one questionnaire: a 1–5 score per dimension of 手册003."""
     survey = ForeignKeyField(CallbackSurvey, backref='responses', on_delete='RESTRICT', verbose_name='回访')
     unit = ForeignKeyField(Unit, null=True, backref='+', on_delete='RESTRICT', verbose_name='房源')
@@ -460,15 +470,10 @@ class SurveyResponse(ProjectRegister):
     def __str__(self):
         return '%s %s' % (self.answered_on or '', self.unit if self.__data__.get('unit') else '')
 
-    def derive(self):
-        if self.__data__.get('survey') and not self.__data__.get('project'):
-            parent = CallbackSurvey.get_or_none(CallbackSurvey.id == self.__data__['survey'])
-            if parent is not None:
-                self.project = parent.__data__['project']
+    parent_field = 'survey'
 
     def problems(self, actor):
         yield from super().problems(actor)
-        yield from parent_out_of_scope(actor, self, 'survey')
         yield from rules.score_problems({field: getattr(self, field) for field, _ in rules.SURVEY_DIMENSIONS})
         if all(getattr(self, field) is None for field, _ in rules.SURVEY_DIMENSIONS):
             yield None, '问卷至少须有一项评分'

@@ -7,7 +7,7 @@ import datetime
 
 from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerField, TextField
 
-from models.aftercare import parent_out_of_scope
+from models.aftercare import ProjectFromParent
 from models.base import choices
 from models.master import Owner, ProjectRegister
 from rules import communication as rules
@@ -75,7 +75,7 @@ class SupervisionGroup(ProjectRegister):
             GroupMeeting.feedback_sent_on.is_null()).order_by(GroupMeeting.held_on))
 
 
-class GroupMember(ProjectRegister):
+class GroupMember(ProjectFromParent, ProjectRegister):
     """小组成员 — 手册003：“业主工程质量监理小组的数量应控制在5-10人左右”."""
     group = ForeignKeyField(SupervisionGroup, backref='members', on_delete='RESTRICT', verbose_name='小组')
     owner = ForeignKeyField(Owner, backref='+', on_delete='RESTRICT', verbose_name='业主')
@@ -97,16 +97,10 @@ class GroupMember(ProjectRegister):
     def __str__(self):
         return str(self.owner) if self.__data__.get('owner') else ''
 
-    def derive(self):
-        # A member belongs to the group's project; the clerk picks only the group.
-        if self.__data__.get('group') and not self.__data__.get('project'):
-            group = SupervisionGroup.get_or_none(SupervisionGroup.id == self.__data__['group'])
-            if group is not None:
-                self.project = group.__data__['project']
+    parent_field = 'group'
 
     def problems(self, actor):
         yield from super().problems(actor)
-        yield from parent_out_of_scope(actor, self, 'group')
         yield from rules.member_problems(joined_on=self.joined_on, left_on=self.left_on)
         if self.__data__.get('group') and self.__data__.get('owner'):
             clash = GroupMember.live(GroupMember.id).where(
@@ -118,7 +112,7 @@ class GroupMember(ProjectRegister):
                 yield 'owner', '该业主已是本小组在册成员'
 
 
-class GroupMeeting(ProjectRegister):
+class GroupMeeting(ProjectFromParent, ProjectRegister):
     """小组会议 — 手册003: at each key construction phase; accepted suggestions fed back in writing."""
     group = ForeignKeyField(SupervisionGroup, backref='meetings', on_delete='RESTRICT', verbose_name='小组')
     phase = CharField(max_length=8, choices=choices(*rules.MEETING_PHASES), verbose_name='会议阶段',
@@ -149,17 +143,11 @@ class GroupMeeting(ProjectRegister):
     def __str__(self):
         return '%s %s' % (self.phase or '', self.held_on or '')
 
-    def derive(self):
-        if self.__data__.get('group') and not self.__data__.get('project'):
-            group = SupervisionGroup.get_or_none(SupervisionGroup.id == self.__data__['group'])
-            if group is not None:
-                self.project = group.__data__['project']
+    parent_field = 'group'
 
     def problems(self, actor):
         yield from super().problems(actor)
-        yield from parent_out_of_scope(actor, self, 'group')
-        group = (SupervisionGroup.get_or_none(SupervisionGroup.id == self.__data__['group'])
-                 if self.__data__.get('group') else None)
+        group = self.parent_row()
         yield from rules.meeting_problems(
             kind=group.kind if group else None, phase=self.phase, held_on=self.held_on,
             owner_suggestions=self.owner_suggestions, suggestions_accepted=self.suggestions_accepted,
