@@ -8,7 +8,8 @@ import datetime
 
 from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerField, TextField, fn
 
-from models.base import AttachmentField, Deadline, Register, choices
+from models.base import AttachmentField, Deadline, Register, choices, db
+from models.schema import SCHEMA_HOOKS
 from models.master import Department, Project, ProjectRegister, Unit
 from rules import risk as rules
 
@@ -519,6 +520,9 @@ class SalesPromise(ProjectRegister):
                        verbose_name='兑现状态',
                        help_text='手册（交付前风险检查）：销售承诺类(含客户提出旳变更),核对所有销售承诺旳实现状况。')
     checked_on = DateField(null=True, verbose_name='核查日期')
+    check_due_on = DateField(null=True, verbose_name='梳理期限',
+                             help_text='交付日期前两个月（手册：交付前两个月由项目中心组织对交付旳产品质量、'
+                                       '设计缺陷、销售承诺等问题进行梳理,对无法整治旳问题拟定统一说辞）。')
     unified_script = ForeignKeyField(SalesScript, null=True, backref='+', on_delete='RESTRICT',
                                      verbose_name='统一说辞',
                                      help_text='无法兑现的承诺须在交付前确定统一说辞。')
@@ -528,15 +532,29 @@ class SalesPromise(ProjectRegister):
         verbose_name = '销售承诺台账'
         stage = STAGE
         list_columns = ('project', 'source', 'content', 'scope', 'unit', 'responsible_department',
-                        'status', 'checked_on', 'unified_script', 'open_before_delivery')
+                        'status', 'check_due_on', 'checked_on', 'unified_script',
+                        'open_before_delivery')
         filters = ('project', 'source', 'scope', 'status', 'responsible_department',
-                   'checked_on', 'unified_script')
+                   'check_due_on', 'checked_on', 'unified_script')
         search = ('content', 'scope_note')
         natural_key = ('project', 'source', 'content')
+        lookup = ('content',)
         default_sort = (('status', False), ('id', False))
+        readonly = ('check_due_on',)
+        deadlines = (Deadline(what='销售承诺兑现核对', due_field='check_due_on',
+                              clause='交付前两个月由项目中心组织对交付旳产品质量、设计缺陷、销售承诺等问题'
+                                     '进行梳理,对无法整治旳问题拟定统一说辞。',
+                              manual=_manual('房屋交付入住前风险控制 三、交付前风险检查'),
+                              open_when=lambda m: (m.status == '待兑现') | (
+                                  (m.status == '无法兑现') & m.unified_script.is_null()),
+                              owner_field='responsible_department'),)
 
     def __str__(self):
         return '%s：%s' % (self.source, (self.content or '')[:30])
+
+    def derive(self):
+        _, delivery_on = _project_dates(self.__data__.get('project'))
+        self.check_due_on = rules.unified_script_due(delivery_on)
 
     def problems(self, actor):
         yield from super().problems(actor)
@@ -737,11 +755,22 @@ def project_risk_figures(project_id):
     }
 
 
+def _add_late_columns():
+    """Columns added after the risk tables first shipped: a database made before gets them."""
+    from models.schema import add_column
+    if 'sales_promise' in db.get_tables():
+        add_column('sales_promise', 'check_due_on', DateField(null=True))
+
+
+SCHEMA_HOOKS.append(_add_late_columns)
+
+
 # Registers whose derived fields follow the project's launch or delivery date.
 DATE_DERIVED = (
     (RiskInspection, ('anchor_on', 'window_start_on', 'due_on', 'out_of_window')),
     (SalesDocumentReview, ('countersign_due_on', 'late')),
     (DesignChange, ('after_launch', 'pending_departments', 'owners_left', 'status')),
+    (SalesPromise, ('check_due_on',)),
 )
 
 

@@ -469,3 +469,15 @@ def test_demo_rows_obey_the_registers_rules(app):
             stored = {n: row.__data__.get(n) for n in names}
             row.derive()
             assert stored == {n: row.__data__.get(n) for n in names}
+
+
+def test_promises_are_due_for_review_two_months_before_delivery(projects, client_as):
+    from models.risk import SalesPromise
+    row = SalesPromise.create_logged(None, project=projects['mine'], source='广告',
+                                     content='小区配建恒温泳池')
+    delivery = projects['mine'].contract_delivery_date
+    from rules.risk import add_months
+    assert row.check_due_on == add_months(delivery, -2)
+    page = client_as('clerk').get('/admin/sales_promise/').get_data(as_text=True)
+    assert row.check_due_on.isoformat() in page and '未闭合' in page
+

@@ -103,6 +103,25 @@ class SalesPromiseView(RegisterView):
     column_formatters = {'open_before_delivery': _flag_badge('danger')}
 
 
+RISK_LEVELS = {'高': 'danger', '中': 'warning', '低': 'secondary'}
+CHANGE_LEVELS = {'待告知部门': 'danger', '待告知业主': 'danger', '告知中': 'warning',
+                 '已告知业主': 'success', '无需告知业主': 'secondary', '开盘前变更': 'light'}
+
+
+def _level_badge(levels):
+    def show(view, context, row, name):
+        value = getattr(row, name)
+        return badge(value, levels.get(value, 'secondary'))
+    return show
+
+
+class DesignChangeView(RegisterView):
+    model_class = risk_models.DesignChange
+    column_formatters = {'complaint_risk': _level_badge(RISK_LEVELS),
+                         'status': _level_badge(CHANGE_LEVELS),
+                         'pending_departments': _flag_badge('warning')}
+
+
 class FloorPlanCheckView(RegisterView):
     model_class = risk_models.FloorPlanCheck
     column_labels = {'unit_kind': '户型类别'}
