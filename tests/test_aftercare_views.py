@@ -383,3 +383,29 @@ def test_warranty_import_refuses_one_year_waterproofing(client_as, projects):
         WARRANTY_HEADER, ['云栖雅苑', '1栋', rules.KIND_WATERPROOFING, '屋面防水', '2026-05-01', 12]])
     assert '第四十条' in page and 'id="commit-form"' not in page
     assert WarrantyItem.select().count() == 0
+
+
+# ------------------------------------------------------------------ demo data
+
+def test_demo_data_exercises_every_rule(app):
+    from models.communication import GroupMember, SupervisionGroup
+    from models.master import Project
+    from rules import communication as comm
+    from seeds import seed_demo
+    assert seed_demo('Demo-Passw0rd-2026')
+    due_notice = WarrantyItem.select().where(WarrantyItem.owners_notified_on.is_null() &
+                                             (WarrantyItem.notice_due_on <= TODAY))
+    assert any(item.expires_on <= rules.add_months(TODAY, 2) for item in due_notice)
+    assert WarrantyItem.select().where(WarrantyItem.owners_notified_on.is_null(False)).exists()
+    assert Complaint.select().where((Complaint.severity == '重大') & (Complaint.status == '核查')).exists()
+    assert any(form.is_overdue(TODAY) for form in WorkContactForm.select())
+    assert Compensation.select().where(Compensation.oa_approval_no.is_null()).exists()
+    assert RepairOrder.select().where(RepairOrder.source == rules.CENTRALIZED).exists()
+    surveys = list(CallbackSurvey.select())
+    assert any(s.issued and not s.valid for s in surveys) and any(s.valid for s in surveys)
+    projects = list(Project.select())
+    groups = {g.project_id for g in SupervisionGroup.select().where(SupervisionGroup.kind == comm.QUALITY_GROUP)}
+    assert comm.group_due_projects((p, p.stage, p.sold_units, p.total_units, p.id in groups) for p in projects)
+    warned = [g for g in SupervisionGroup.select() if g.status == '运行中' and g.size_warning(TODAY)]
+    assert warned and warned[0].missing_phases() and warned[0].pending_feedback()
+    assert GroupMember.select().count() >= 5
