@@ -174,17 +174,24 @@ def milestone_figures(ids, today):
 
 
 def punch_figures(ids, today):
-    """Open and overdue punch-list issues (rules.delivery: settled = closed or decided)."""
+    """Open and overdue punch-list issues (rules.delivery: open = neither closed nor decided),
+    counted from the partial index of the register's deadline (rules.due.open_condition)."""
     issues = _reg('inspection_issue')
     if issues is None:
         return None
-    from rules import delivery as rules
     i = issues
-    open_ = i.status.not_in(rules.SETTLED_STATUSES)
-    counts = _grouped(i, ids, fn.COUNT(i.id), _count_when(open_),
-                      _count_when(open_ & (i.deadline < today)))
-    return {pid: dict(zip(('total', 'open', 'overdue'), counts.get(pid, (0, 0, 0))))
-            for pid in ids}
+    deadline = next((d for d in getattr(i._meta, 'deadlines', ()) if d.due_field == 'deadline'),
+                    None)
+    if deadline is not None:
+        open_ = engine.open_condition(i, deadline)
+    else:
+        from rules import delivery as rules
+        open_ = i.deleted_at.is_null() & i.status.not_in(rules.SETTLED_STATUSES)
+    counts = {row[0]: row[1:] for row in
+              i.select(i.project, fn.COUNT(i.id), _count_when(i.deadline < today))
+              .where(open_ & i.project.in_(ids or [0])).group_by(i.project).tuples()}
+    return {pid: {'open': int(counts.get(pid, (0, 0))[0] or 0),
+                  'overdue': int(counts.get(pid, (0, 0))[1] or 0)} for pid in ids}
 
 
 def key_figures(ids, projects, punch, today):
