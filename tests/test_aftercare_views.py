@@ -409,3 +409,13 @@ def test_demo_data_exercises_every_rule(app):
     warned = [g for g in SupervisionGroup.select() if g.status == '运行中' and g.size_warning(TODAY)]
     assert warned and warned[0].missing_phases() and warned[0].pending_feedback()
     assert GroupMember.select().count() >= 5
+
+
+def test_survey_page_shows_its_rate_validity_and_averages(client_as, projects, users):
+    survey = CallbackSurvey.create_logged(users['clerk'], project=projects['mine'], kind='年度回访',
+                                          period='第一轮', surveyor='第三方', issued=40, returned=10)
+    SurveyResponse.create_logged(users['clerk'], survey=survey, answered_on=TODAY, property_service=2)
+    clerk = client_as('clerk')
+    page = text(clerk.get('/admin/callback_survey/details/?id=%d' % survey.id))
+    assert '回收率：25.0%' in page and '无效：回收数量须超过总调查量的25%' in page and '2.00' in page
+    assert clerk.get('/admin/survey_response/new/?survey=%d' % survey.id).status_code == 200

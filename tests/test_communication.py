@@ -227,3 +227,14 @@ def test_customer_event_saved_over_http(client_as, projects):
         'held_on': TODAY.isoformat(), 'participants': '80', 'summary': '', 'remarks': ''})
     assert response.status_code == 302, page_text(response)[-2000:]
     assert CustomerEvent.get().title == '秋季工地开放日'
+
+
+def test_group_page_shows_its_health(client_as, projects, users, make):
+    group = quality_group(projects['mine'], users)
+    GroupMember.create_logged(users['clerk'], group=group, owner=make.owner(projects['mine']),
+                              joined_on=TODAY - DAY)
+    clerk = client_as('clerk')
+    page = page_text(clerk.get('/admin/supervision_group/details/?id=%d' % group.id))
+    assert '小组现有在册成员1人，少于5人' in page and '基础、主体结构、装饰装修、安装' in page
+    for child in ('group_member', 'group_meeting'):
+        assert clerk.get('/admin/%s/new/?group=%d' % (child, group.id)).status_code == 200

@@ -4,7 +4,7 @@ for their owner callback. Every page reads through `scope_query`, so a clerk see
 """
 import datetime
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import Blueprint, abort, flash, request
 from flask_admin.actions import action
 from flask_admin.menu import MenuLink
 from flask_login import current_user, login_required
@@ -104,15 +104,26 @@ class ComplaintView(RegisterView):
                     .order_by(ComplaintFollowUp.followed_on, ComplaintFollowUp.id))
 
 
-class ComplaintFollowUpView(RegisterView):
-    model_class = ComplaintFollowUp
+class ParentPrefill:
+    """A child register's create form opened from its parent's page (?complaint=7, ?group=3)
+    starts with that parent picked — if the user may see it."""
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
-        wanted = request.args.get('complaint', '')
-        if request.method == 'GET' and wanted.isdigit() and 'complaint' in form:
-            form.complaint.data = _scoped(Complaint).where(Complaint.id == int(wanted)).first()
+        name = self.model.parent_field
+        wanted = request.args.get(name, '')
+        if request.method == 'GET' and wanted.isdigit() and name in form:
+            parent_model = self.model._meta.fields[name].rel_model
+            form[name].data = _scoped(parent_model).where(parent_model._meta.primary_key == int(wanted)).first()
         return form
+
+
+class ComplaintFollowUpView(ParentPrefill, RegisterView):
+    model_class = ComplaintFollowUp
+
+
+class SurveyResponseView(ParentPrefill, RegisterView):
+    model_class = SurveyResponse
 
 
 class WorkContactFormView(RegisterView):
@@ -129,6 +140,14 @@ class WorkContactFormView(RegisterView):
 
 class CallbackSurveyView(RegisterView):
     model_class = CallbackSurvey
+    details_template = 'aftercare/survey_details.html'
+
+    def result(self, survey):
+        """Response rate, validity and dimension averages shown on the survey itself."""
+        return {'rate': rules.percent(rules.response_rate(survey.issued, survey.returned)),
+                'valid': rules.survey_is_valid(survey.issued, survey.returned),
+                'responses': SurveyResponse.live().where(SurveyResponse.survey == survey.id).count(),
+                'averages': survey.averages()}
 
     def _valid(view, context, row, name):
         return badge('有效', 'success') if row.valid else badge('无效（回收≤25%）', 'warning')

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from models.communication import GroupMeeting, GroupMember, SupervisionGroup
 from models.master import Project
 from rules import communication as rules
+from views.aftercare import ParentPrefill
 from views.base import RegisterView, badge, scope_query
 from views.pages import render_page
 
@@ -29,7 +30,25 @@ def _scoped(model, query=None):
     return scope_query(model, model.select() if query is None else query, current_user)
 
 
-class GroupMeetingView(RegisterView):
+class SupervisionGroupView(RegisterView):
+    model_class = SupervisionGroup
+    details_template = 'aftercare/group_details.html'
+
+    def health(self, group):
+        """Active members (5–10), construction phases without a meeting, feedback still owed."""
+        day = today()
+        active = group.active_member_count(day)
+        return {'active': active,
+                'warning': rules.group_size_warning(active) if group.status != '已解散' else None,
+                'missing': group.missing_phases(),
+                'pending': group.pending_feedback()}
+
+
+class GroupMemberView(ParentPrefill, RegisterView):
+    model_class = GroupMember
+
+
+class GroupMeetingView(ParentPrefill, RegisterView):
     model_class = GroupMeeting
 
     def _feedback(view, context, row, name):
