@@ -9,8 +9,9 @@ import datetime
 from peewee import (BooleanField, Case, CharField, DateField, ForeignKeyField, IntegerField,
                     TextField, fn)
 
-from models.base import AttachmentField, Deadline, choices, write_tx
-from models.master import Contractor, Project, ProjectRegister, Unit
+from models.base import AttachmentField, Deadline, RuleError, choices, db, write_tx
+from models.master import PROJECT_DATE_HOOKS, Contractor, Project, ProjectRegister, Unit
+from models.schema import SCHEMA_HOOKS
 from rules import delivery as rules
 
 STAGE = '交付前'
@@ -362,6 +363,8 @@ class DeliveryMilestone(ProjectRegister):
     owner_department = CharField(max_length=32, verbose_name='责任部门')
     done_on = DateField(null=True, verbose_name='完成日期')
     clause = TextField(null=True, verbose_name='手册依据')
+    plan_basis_on = DateField(null=True, verbose_name='编制时的交付日',
+                              help_text='生成计划时的交付日（T日）；交付日变更时，未手工改过日期的节点随之顺延。')
 
     class Meta:
         table_name = 'delivery_milestone'
@@ -374,6 +377,7 @@ class DeliveryMilestone(ProjectRegister):
         natural_key = ('project', 'code')
         default_sort = (('due_on', False), ('code', False))
         lookup = ('code', 'name')
+        readonly = ('plan_basis_on',)
         indexes = ((('project', 'code'), True),)
         deadlines = (
             Deadline(what='交付计划节点', due_field='due_on', open_when=lambda m: m.done_on.is_null(),
@@ -420,8 +424,59 @@ class DeliveryMilestone(ProjectRegister):
         with write_tx():
             existing = [m.code for m in cls.select(cls.code).where(cls.project == project.id)]
             for values in rules.missing_milestones(project.delivery_date, existing):
-                created.append(cls.create_logged(actor, project=project.id, **values))
+                created.append(cls.create_logged(actor, project=project.id,
+                                                 plan_basis_on=project.delivery_date, **values))
         return created
+
+
+# --------------------------------------------------------------------------- when T moves
+
+ROUND_DERIVED = ('start_from', 'start_until', 'clear_by', 'out_of_window', 'window_note')
+KEY_DERIVED = ('due_on', 'late_days', 'timing_note')
+
+
+def _rederive(model, rows, names):
+    for row in rows:
+        row.derive()
+        model.update({model._meta.fields[n]: row.__data__.get(n) for n in names}) \
+             .where(model.id == row.id).execute()
+
+
+def follow_project_dates(project_id):
+    """The project's delivery date moved: round windows and key due dates are derived again, and
+    milestones still on the date the plan gave them move with T (hand-edited ones stay)."""
+    _rederive(AcceptanceRound, AcceptanceRound.live().where(AcceptanceRound.project == project_id),
+              ROUND_DERIVED)
+    _rederive(KeyTransfer, KeyTransfer.live().where(KeyTransfer.project == project_id), KEY_DERIVED)
+    project = Project.get_by_id(project_id)
+    delivery_on = project.delivery_date
+    if delivery_on is None:
+        return
+    for row in DeliveryMilestone.live().where(DeliveryMilestone.project == project_id):
+        basis = row.plan_basis_on
+        if basis is None or basis == delivery_on or row.done_on is not None:
+            continue
+        if row.due_on != rules.milestone_due_on(basis, row.offset_days):
+            continue                      # edited by hand: kept
+        row.due_on = rules.milestone_due_on(delivery_on, row.offset_days)
+        row.plan_basis_on = delivery_on
+        try:
+            row.save_logged(None)
+        except RuleError:                 # a row its own rules refuse stays as it was
+            continue
+
+
+PROJECT_DATE_HOOKS.append(follow_project_dates)
+
+
+def _add_late_columns():
+    """Columns added after the delivery tables first shipped: an older database gets them."""
+    from models.schema import add_column
+    if 'delivery_milestone' in db.get_tables():
+        add_column('delivery_milestone', 'plan_basis_on', DateField(null=True))
+
+
+SCHEMA_HOOKS.append(_add_late_columns)
 
 
 EXTRA_MODELS = []

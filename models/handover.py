@@ -11,7 +11,7 @@ from peewee import (JOIN, BooleanField, CharField, DateField, DateTimeField, Dec
                     ForeignKeyField, IntegerField)
 
 from models.base import Deadline, choices, write_tx
-from models.master import Contract, Owner, Project, ProjectRegister, Unit
+from models.master import PROJECT_DATE_HOOKS, Contract, Owner, Project, ProjectRegister, Unit
 from rules import handover as rules
 
 STAGE = '交付'
@@ -261,6 +261,20 @@ def _converter(field):
     if isinstance(field, DecimalField):
         return lambda v: None if v is None else Decimal(str(v))
     return lambda v: v
+
+
+DATE_DERIVED = ('notice_due_on', 'phone_due_on', 'late_days', 'late_penalty')
+
+
+def follow_project_dates(project_id):
+    """The project's dates moved: notice and call due dates, late days and penalties follow."""
+    for row in HandoverEntry.live().where(HandoverEntry.project == project_id):
+        row.derive()
+        HandoverEntry.update({HandoverEntry._meta.fields[n]: row.__data__.get(n) for n in DATE_DERIVED}) \
+            .where(HandoverEntry.id == row.id).execute()
+
+
+PROJECT_DATE_HOOKS.append(follow_project_dates)
 
 
 EXTRA_MODELS = []

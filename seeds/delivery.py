@@ -182,7 +182,7 @@ def _milestones(ctx, project, audit, done_until, skip_done=()):
     rng = ctx.rng
     rows = []
     for values in rules.missing_milestones(project.delivery_date, []):
-        row = DeliveryMilestone(project=project.id, **values)
+        row = DeliveryMilestone(project=project.id, plan_basis_on=project.delivery_date, **values)
         if row.due_on <= done_until and row.code not in skip_done:
             row.done_on = min(done_until, row.due_on + D(days=rng.choice((-3, -2, -1, 0, 0, 0, 1))))
         rows.append(row)

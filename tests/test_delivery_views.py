@@ -374,3 +374,21 @@ def test_overdue_milestone_filter(app, projects, client_as):
     assert '交楼启动会' in page and '成立交房小组' not in page
     page = clerk.get('/admin/delivery_milestone/?flt0_%d=0' % index).get_data(as_text=True)
     assert '交楼启动会' not in page and '成立交房小组' in page and '导出应交付用户' in page
+
+
+def test_when_delivery_date_moves_windows_keys_and_unedited_milestones_follow(projects, client_as):
+    project = projects['mine']
+    client_as('clerk').post_form('/admin/delivery_milestone/generate/', {'project': project.id})
+    edited = DeliveryMilestone.get(DeliveryMilestone.code == 'T-45')
+    edited.due_on = edited.due_on - D(2)
+    edited.save_logged(None)
+    first = AcceptanceRound.create_logged(None, project=project, round_no='第一轮')
+    keys = KeyTransfer.create_logged(None, project=project, kind='施工钥匙', scope='全部', transferred_on=TODAY)
+    old_t = project.delivery_date
+    project.delivery_start_date = old_t + D(20)
+    project.save_logged(None)
+    new_t = old_t + D(20)
+    assert AcceptanceRound.get_by_id(first.id).clear_by == rules.add_months(new_t, -2)
+    assert KeyTransfer.get_by_id(keys.id).due_on == new_t - D(15)
+    assert DeliveryMilestone.get(DeliveryMilestone.code == 'T-40').due_on == new_t - D(40)
+    assert DeliveryMilestone.get(DeliveryMilestone.code == 'T-45').due_on == old_t - D(47)

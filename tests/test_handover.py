@@ -443,3 +443,15 @@ def test_bulk_notice_and_arrival_logged_per_row(make, projects, client_as):
                                         (ChangeLog.row_id == r.id)).count() == 3
     fresh = HandoverEntry.get_by_id(other.id)
     assert fresh.notice_mailed_on is None and fresh.arrived_at is None
+
+
+def test_late_days_follow_the_project_dates(make, projects):
+    project = projects['mine']
+    row = entry_for(make, project, contract={'late_penalty_rate': Decimal('0.0001')})
+    assert row.late_days == 0
+    project.contract_delivery_date = TODAY - DD(40)
+    project.delivery_start_date = TODAY - DD(9)
+    project.save_logged(None)
+    fresh = HandoverEntry.get_by_id(row.id)
+    assert fresh.late_days == 31 and fresh.late_penalty == Decimal('4650.00')   # 1,500,000 × 0.0001 × 31
+    assert fresh.notice_due_on == TODAY - DD(19)
