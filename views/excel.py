@@ -141,6 +141,9 @@ class SheetWriter:
     def _write(self, r, col, kind, value):
         """Write one typed cell; returns the text whose width counts (None: fixed width)."""
         ws = self.ws
+        if value.__class__ is str:       # the common case first: text, written as text
+            ws.write_string(r, col, value)
+            return value
         if isinstance(value, bool):
             text = '是' if value else '否'
             ws.write_string(r, col, text)
