@@ -392,3 +392,23 @@ def test_owner_is_found_by_name_or_id_number_and_ambiguity_is_explained(make, pr
 def test_import_page_is_chinese_and_links_the_template(client_as):
     page = client_as('clerk').get('/admin/unit/import/').get_data(as_text=True)
     assert '下载导入模板' in page and '上传并检查' in page and 'csrf_token' in page
+
+
+# ------------------------------------------------------------------ every register, through the base
+
+def test_every_register_exports_gives_a_template_and_reads_it_back(app, projects, client_as):
+    from views.base import RegisterView
+    tables = [v.endpoint for v in app.extensions['admin'][0]._views if isinstance(v, RegisterView)]
+    assert {'unit', 'contract', 'owner', 'project'} <= set(tables)
+    supervisor = client_as('supervisor')
+    failures = []
+    for table in tables:
+        exported = supervisor.get('/admin/%s/export/xlsx/' % table)
+        template = supervisor.get('/admin/%s/import/template' % table)
+        if exported.status_code != 200 or template.status_code != 200:
+            failures.append((table, exported.status_code, template.status_code))
+            continue
+        page = upload(supervisor, table, template.data)   # only the example row: skipped
+        if page.status_code != 200 or '没有数据行' not in page.get_data(as_text=True):
+            failures.append((table, 'template read back', page.status_code))
+    assert failures == []

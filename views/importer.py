@@ -42,6 +42,7 @@ EXAMPLE_MARK = '【示例】'     # the template's example row carries this in �
 TOKEN_RE = re.compile(r'^[0-9a-f]{32}$')
 STALE_SECONDS = 24 * 3600
 SESSION_KEY = 'kefu_import'
+UNREADABLE = '导入失败：文件内容无法读取或处理（文件可能已损坏），已记录。请用 Excel 或 WPS 重新保存为 .xlsx 后再试。'
 
 _BLANKS = re.compile(r'[\s\u3000\ufeff\u200b]+')
 _PARENS = str.maketrans({'（': '(', '）': ')', '：': ':', '＊': '*'})
@@ -919,6 +920,11 @@ def _check(view, actor, table, form):
         _drop(token)
         flash(str(exc), 'error')
         return None, None
+    except Exception:    # a file damaged past what openpyxl reports on opening it
+        current_app.logger.exception('import check of %s failed', table)
+        _drop(token)
+        flash(UNREADABLE, 'error')
+        return None, None
     if report.ok and report.changes:
         session[SESSION_KEY] = {'token': token, 'table': table, 'filename': filename}
         commit_form = CommitForm(formdata=None, token=token)
@@ -941,6 +947,10 @@ def _commit(view, actor, table):
                                            filename=pending.get('filename', ''))
     except ImportRefused as exc:
         flash(str(exc), 'error')
+        return redirect(url_for('.import_view'))
+    except Exception:    # rolled back by the write transaction; the user gets words, not a 500
+        current_app.logger.exception('import commit of %s failed', table)
+        flash(UNREADABLE + '所有数据均未改动。', 'error')
         return redirect(url_for('.import_view'))
     finally:
         _drop(token)
