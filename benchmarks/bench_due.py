@@ -130,7 +130,9 @@ def measure(client, label, repeat, today, days, project_id):
     raw, statements = raw_counts(today, days)
     with db.connection_context():
         baseline = median_time(raw, repeat)
-    print('\n== %s (基准：同样计数的原始 SQL %d 条，%.1f ms)' % (label, statements, baseline * 1000))
+    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+    print('\n== %s (基准：同样计数的原始 SQL %d 条，%.1f ms；机器负载 %.1f / %d 核)'
+          % (label, statements, baseline * 1000, load, os.cpu_count() or 1))
     print('%-22s %10s %10s' % ('页面', '中位耗时', '相对原始SQL'))
     results = {}
     for name, url in urls:

@@ -82,6 +82,7 @@ class DueItem:
     unit_id: Optional[int] = None
     unit_label: str = ''
     detail: str = ''
+    seq: int = 0                     # order among items of one source due the same day
 
     @property
     def days_left(self):
@@ -96,7 +97,7 @@ class DueItem:
         return STATUS_LEVELS[self.status]
 
     def sort_key(self):
-        return (self.due_on, self.project_name, self.register, self.row_id or 0, self.what)
+        return (self.due_on, self.project_name, self.register, self.row_id or 0, self.seq, self.what)
 
 
 @dataclass
@@ -523,10 +524,11 @@ def _model(table):
 
 
 def _item(source_key, source_name, project, today, *, what, due_on, clause, manual, owner,
-          link='', detail=''):
+          link='', detail='', seq=0):
     return DueItem(what=what, due_on=due_on, today=today, project_id=project.id,
                    project_name=project.name, owner=owner, clause=clause, manual=manual,
-                   register=source_key, register_name=source_name, link=link, detail=detail)
+                   register=source_key, register_name=source_name, link=link, detail=detail,
+                   seq=seq)
 
 
 COUNTDOWN_KEY = 'countdown_plan'
@@ -583,14 +585,15 @@ def countdown_without_plan(projects, today, flt):
             have = {m.code for m in milestones.select(milestones.code)
                     .where(milestones.project == project.id)}
         have |= _countdown_evidence(project.id)
-        for spec in COUNTDOWN:
+        for seq, spec in enumerate(COUNTDOWN):
             if spec.code in have:
                 continue
             yield _item(COUNTDOWN_KEY, COUNTDOWN_NAME, project, today,
                         what='T%+d %s' % (spec.offset_days, spec.name),
                         due_on=milestone_due_on(delivery_on, spec.offset_days),
                         clause=spec.clause, manual='REGISTERS §7 交付倒排计划（未生成节点 %s）' % spec.code,
-                        owner=spec.owner_department, link=link, detail='交付计划未生成该节点')
+                        owner=spec.owner_department, link=link, detail='交付计划未生成该节点',
+                        seq=seq)
 
 
 QUALITY_GROUP_KEY = 'quality_group'
@@ -616,8 +619,14 @@ def quality_group_due(projects, today, flt):
                                         (groups.kind == comm.QUALITY_GROUP)).exists()
         if has_group:
             continue
-        signed = [c.sign_date for c in Contract.live(Contract.sign_date)
-                  .where((Contract.project == project.id) & (Contract.cancelled == False))]  # noqa: E712
+        # The signing that passed 30% is the k-th earliest valid one (threshold_crossed_on),
+        # read as one row rather than loading every contract.
+        needed = total * 3 // 10 + 1
+        kth = (Contract.live(Contract.sign_date)
+               .where((Contract.project == project.id) & (Contract.cancelled == False) &  # noqa: E712
+                      Contract.sign_date.is_null(False))
+               .order_by(Contract.sign_date).offset(needed - 1).limit(1).first())
+        signed = [kth.sign_date] * needed if kth is not None else []
         due_on = threshold_crossed_on(signed, total) or today
         yield _item(QUALITY_GROUP_KEY, QUALITY_GROUP_NAME, project, today,
                     what=QUALITY_GROUP_NAME, due_on=due_on, clause=comm.GROUP_DUE_CLAUSE,
@@ -699,12 +708,12 @@ def phase_meetings_due(projects, today, flt):
             continue
         held = [m.phase for m in meetings.live(meetings.phase)
                 .where((meetings.group == group.id) & meetings.held_on.is_null(False))]
-        for phase in comm.missing_phases(held):
+        for seq, phase in enumerate(comm.missing_phases(held)):
             yield _item(PHASE_KEY, PHASE_NAME, project, today, what='%s阶段小组会议' % phase,
                         due_on=project.delivery_date, clause=comm.PHASE_CLAUSE,
                         manual='手册003 与业主工程质量监理小组的沟通（手册未定日期，最迟于交付日前）',
                         owner='工程管理部', link='/admin/group_meeting/new/',
-                        detail='%s 尚未召开%s阶段会议' % (group, phase))
+                        detail='%s 尚未召开%s阶段会议' % (group, phase), seq=seq)
 
 
 def counts_by_project(today, flt=None):

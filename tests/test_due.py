@@ -244,3 +244,42 @@ def test_the_command_writes_excel_and_refuses_bad_input(app, projects, tmp_path)
     assert bad.exit_code != 0 and '日期应为' in bad.output
     unknown = runner.invoke(args=['due', '--on', '2026-12-05', '--project', 'NOPE'])
     assert unknown.exit_code != 0 and 'NOPE' in unknown.output
+
+
+def test_annual_callback_falls_due_a_year_after_handover_above_half_occupancy(make):
+    from models.aftercare import CallbackSurvey
+    project = make.project(name='回访到期项目', code='CALLBACK', contract_delivery_date=D(2025, 5, 24),
+                           delivery_start_date=D(2025, 5, 24), stage='已交付')
+    for n in range(10):
+        make.unit(project, status='已交付' if n < 5 else '已售')
+    flt = engine.DueFilter(project_ids=[project.id], register=engine.CALLBACK_KEY)
+    assert engine.collect(D(2026, 6, 1), flt).items == []          # exactly half is not enough
+    make.unit(project, status='已交付')                              # 6 of 11 delivered
+    report = engine.collect(D(2026, 6, 1), flt)
+    assert [(i.due_on, i.status) for i in report.items] == [(D(2026, 5, 24), '已逾期')]
+    assert '入住率超过50%' in report.items[0].clause
+    # An invalid survey (exactly 25% returned) does not count; a valid one moves the next round.
+    CallbackSurvey.create_logged(None, project=project, kind='年度回访', period='2026年度',
+                                 surveyor='第三方', issued=100, returned=25, report_on=D(2026, 6, 10))
+    assert [i.due_on for i in engine.collect(D(2026, 7, 1), flt).items] == [D(2026, 5, 24)]
+    CallbackSurvey.create_logged(None, project=project, kind='年度回访', period='2026年度补充',
+                                 surveyor='第三方', issued=100, returned=26, report_on=D(2026, 7, 1))
+    assert engine.collect(D(2026, 7, 2), flt).items == []
+    assert [i.due_on for i in engine.collect(D(2027, 7, 1), flt).items] == [D(2027, 7, 1)]
+
+
+def test_each_construction_phase_without_a_meeting_is_due_by_delivery(make):
+    from models.communication import GroupMeeting, SupervisionGroup
+    project = make.project(name='会议项目', code='PHASES', contract_delivery_date=D(2027, 6, 30))
+    group = SupervisionGroup.create_logged(None, project=project, kind='业主工程质量监理小组',
+                                           name='会议项目监理小组', formed_on=D(2026, 3, 1),
+                                           status='运行中')
+    flt = engine.DueFilter(project_ids=[project.id], register=engine.PHASE_KEY, days=400)
+    report = engine.collect(D(2026, 7, 1), flt)
+    assert [i.what for i in report.items] == ['基础阶段小组会议', '主体结构阶段小组会议',
+                                              '装饰装修阶段小组会议', '安装阶段小组会议']
+    assert all(i.due_on == D(2027, 6, 30) and i.owner == '工程管理部' for i in report.items)
+    GroupMeeting.create_logged(None, project=project, group=group, phase='基础',
+                               held_on=D(2026, 4, 1), chair='项目总经理')
+    after = engine.collect(D(2026, 7, 1), flt)
+    assert '基础阶段小组会议' not in [i.what for i in after.items] and len(after.items) == 3

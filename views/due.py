@@ -20,7 +20,7 @@ bp = Blueprint('due', __name__, cli_group=None)
 
 ADMIN_LINKS = (MenuLink(name='待办与预警', url='/due'),)
 
-PAGE_LIMIT = 500
+PAGE_LIMIT = 200
 
 COLUMNS = (('status', '状态'), ('days_left', '剩余天数'), ('due_on', '到期日'),
            ('project_name', '项目'), ('unit_label', '房号'), ('register_name', '台账'),

@@ -231,17 +231,16 @@ def key_figures(ids, projects, punch, today):
 
 
 def handover_figures(ids, today):
-    """Handover progress from the roster (rules.handover.daily_figures), and its curve."""
+    """Handover progress from the roster (rules.handover.daily_figures), and its curve: the
+    cumulative share of owners due for handover who have their keys, day by day."""
     roster = _reg('handover_entry')
     if roster is None:
         return None
     from rules import handover as rules
     by_project = {pid: [] for pid in ids}
-    fields = [roster._meta.fields[n] for n in (
-        'project', 'eligible', 'status', 'appointment_on', 'arrived_at', 'keys_handed_on',
-        'issues_found', 'refused_on', 'refusal_reason', 'ineligible_reason',
-        'notice_mailed_on', 'notice_confirmed', 'phoned_on', 'demand_letter_sent_on',
-        'late_days', 'late_penalty') if n in roster._meta.fields]
+    names = ('project', 'eligible', 'status', 'appointment_on', 'arrived_at', 'keys_handed_on',
+             'issues_found', 'refused_on')
+    fields = [roster._meta.fields[n] for n in names if n in roster._meta.fields]
     for row in roster.select(*fields).where(roster.deleted_at.is_null() &
                                            roster.project.in_(ids or [0])):
         by_project[row.__data__['project']].append(row)
@@ -251,7 +250,15 @@ def handover_figures(ids, today):
             found[pid] = None
             continue
         figures = rules.daily_figures(rows, today)
-        curve = [(day, ratio) for day, _, _, ratio in rules.summary_statistics(rows, today).by_day]
+        handed_by_day = {}
+        for row in rows:
+            day = rules.handed_on(row)
+            if day is not None and day <= today:
+                handed_by_day[day] = handed_by_day.get(day, 0) + 1
+        curve, running = [], 0
+        for day in sorted(handed_by_day):
+            running += handed_by_day[day]
+            curve.append((day, running / figures.units_due if figures.units_due else 0.0))
         found[pid] = {'figures': figures, 'curve': curve}
     return found
 
