@@ -220,6 +220,19 @@ def test_keyset_pages_with_a_nullable_sort_column(app, client_as, projects, make
     assert sorted(seen) == sorted(c.id for c in contracts) and len(seen) == len(set(seen))
 
 
+def test_pages_of_a_frequent_term_are_the_rows_like_finds(app, client_as, projects):
+    """A term in many rows is paged by walking the list's order: same rows, same order."""
+    app.config['KEFU_EXACT_COUNT_LIMIT'] = 30
+    add_owners(projects['mine'], 150)
+    admin = client_as('admin')
+    for term in ('西湖', '香樟公寓', '业主'):
+        expected = [o.id for o in Owner.select().where(Owner.mailing_address.contains(term) |
+                                                       Owner.name.contains(term))
+                    .order_by(Owner.name.asc(), Owner.id.asc())]
+        seen = walk_keyset(admin, 'owner', list_page(admin, 'owner', page_size=20, search=term))
+        assert seen == expected, term
+
+
 def test_a_token_of_another_search_is_ignored(app, client_as, projects):
     app.config['KEFU_EXACT_COUNT_LIMIT'] = 30
     add_owners(projects['mine'], 90)

@@ -29,9 +29,9 @@ from peewee import SQL, DateField, DateTimeField, ForeignKeyField, NodeList, fn
 from models.base import Register, db, is_sqlite
 from models import search as search_index
 
-EXACT_COUNT_LIMIT = 5000        # counted exactly up to here on every page
+EXACT_COUNT_LIMIT = 1000        # counted exactly up to here on every page
 SAMPLE_WINDOWS = 5              # estimate: matching rows among 5 windows of ids ...
-SAMPLE_WIDTH = 2000             # ... of 2000 ids each, spread over the register
+SAMPLE_WIDTH = 1000             # ... of 1000 ids each, spread over the register
 EXACT_CACHE_SECONDS = 120
 POSITION_ARGS = ('after', 'before', 'last')
 
@@ -210,7 +210,7 @@ def _select_values(*queries):
 def estimate_rows(query, model, low, high, joined=False):
     """Matching rows among SAMPLE_WINDOWS windows of ids spread over the table, scaled up.
 
-    Reads about 10,000 rows whatever the size of the register. On SQLite the windows are read
+    Reads about 5,000 rows whatever the size of the register. On SQLite the windows are read
     by id (NOT INDEXED) so the planner does not walk a filter's index instead.
     """
     pk = model._meta.primary_key
