@@ -15,15 +15,21 @@ UPLOAD_BUG = ('Uploading a photo is a 500: Flask-Admin adds Length(max=255) of t
               'AttachmentInput field in views/base.py (see the report).')
 
 
-def test_clerk_finds_a_unit_by_room_number(page, login):
+def test_clerk_finds_a_unit_by_room_number_and_opens_its_file(page, login, shot):
     login(page, 'clerk')
-    page.goto('/admin/unit/')
-    search_list(page, '2栋 1502')
-    rows = row_with(page, '1502')
-    expect(rows).to_have_count(2)                 # entrances 1 and 2
-    unit_row = rows.filter(has=page.locator('td.col-entrance', has_text=re.compile(r'^\s*1\s*$')))
-    expect(unit_row).to_have_count(1)
-    expect(unit_row).to_contain_text('杭州·云栖雅苑')
+    page.goto('/')
+    page.locator('a.dropdown-toggle', has_text='基础数据').click()
+    page.get_by_role('link', name='一户一档').click()
+    page.get_by_label('楼栋/房号').fill('2栋 1502')
+    page.get_by_role('button', name='查找').click()
+    results = page.locator('#unit-results tbody tr')
+    expect(results).to_have_count(2)                 # entrances 1 and 2
+    results.get_by_role('link', name='2栋-1-1502').click()
+    page.wait_for_load_state()
+    assert re.search(r'/unit/\d+$', page.url), page.url
+    expect(page.locator('h4').first).to_contain_text('杭州·云栖雅苑')
+    expect(page.locator('body')).to_contain_text('验收问题')
+    shot(page, 'unit-file', full_page=True)
 
 
 @pytest.mark.xfail(strict=True, reason=UPLOAD_BUG)

@@ -1,0 +1,80 @@
+"""审计 (auditor): reads every project, filters the change log, downloads the audit workbook, and
+finds nothing on any page that would change a record."""
+import pytest
+from playwright.sync_api import expect
+
+from conftest import new_context
+from portal_ui import (add_filter, bulk_action, changing_controls, expect_flash, list_rows,
+                       menu_bar, new_issue, open_workbook, stamp)
+
+READ_PAGES = ('/admin/inspection_issue/', '/admin/unit/', '/admin/owner/', '/admin/change_log/',
+              '/admin/handover_entry/daily/', '/unit/1')
+DUE_CREATE_LINKS = ('/due links project-level obligations (年度顾客回访, 质量监理小组, 阶段沟通会) to '
+                    '/admin/<register>/new/, which the auditor may not open (403); the template '
+                    'should link to the list for users without the create power (see the report).')
+
+
+def test_auditor_filters_the_change_log_by_register_and_action(page, login, browser, portal):
+    # Something to audit: on another computer the clerk records an issue and moves it on.
+    context = new_context(browser, portal)
+    try:
+        clerk = login(context.new_page(), 'clerk')
+        mark = stamp()
+        new_issue(clerk, mark, location='1栋屋面').locator('input.action-checkbox').check()
+        bulk_action(clerk, '转为待验证')
+        expect_flash(clerk, '已转为待验证 1 条')
+    finally:
+        context.close()
+
+    login(page, 'auditor')
+    page.goto('/admin/change_log/')
+    add_filter(page, '台账', '等于', '验收问题')
+    add_filter(page, '操作', '等于', '修改')
+    rows = list_rows(page)
+    expect(rows.first).to_be_visible()
+    registers = {t.strip() for t in rows.locator('td.col-table_name').all_inner_texts()}
+    actions = {t.strip() for t in rows.locator('td.col-action').all_inner_texts()}
+    assert registers == {'验收问题'}, registers
+    assert actions == {'修改'}, actions
+    # Each entry says what changed, from → to.
+    assert any('待整改 → 待验证' in t for t in rows.locator('td.col-changes').all_inner_texts())
+
+
+def test_auditor_finds_no_button_that_changes_anything(page, login):
+    login(page, 'auditor')
+    found = {}
+    for path in READ_PAGES:
+        page.goto(path)
+        assert page.locator('.alert-danger', has_text='403').count() == 0, path
+        found[path] = changing_controls(page)
+    page.goto('/admin/inspection_issue/')
+    list_rows(page).first.locator('a[title="查看记录"]').click()
+    found['details'] = changing_controls(page)
+    assert not any(found.values()), found
+    bar = menu_bar(page)
+    page.go_back()
+    expect(bar.get_by_role('link', name='导出')).to_be_visible()        # reading and exporting, yes
+    expect(bar.get_by_role('link', name='创建')).to_have_count(0)
+    expect(bar.get_by_role('link', name='导入')).to_have_count(0)
+
+
+@pytest.mark.xfail(strict=True, reason=DUE_CREATE_LINKS)
+def test_auditor_due_list_offers_nothing_to_create(page, login):
+    login(page, 'auditor')
+    page.goto('/due')
+    assert changing_controls(page) == []
+
+
+def test_auditor_downloads_the_project_audit_workbook(page, login):
+    login(page, 'auditor')
+    page.goto('/')
+    page.locator('a.dropdown-toggle', has_text='审计').click()
+    page.get_by_role('link', name='项目审计工作簿').click()
+    page.wait_for_load_state()
+    page.get_by_label('项目').select_option(label='合肥·滨湖印象（HF-BH）')
+    with page.expect_download() as info:
+        page.get_by_role('button', name='下载审计工作簿').click()
+    download = info.value
+    assert download.suggested_filename.endswith('.xlsx')
+    titles = [s.title for s in open_workbook(download).worksheets]
+    assert {'说明', '变更记录', '验收问题', '房源'} <= set(titles), titles
