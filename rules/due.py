@@ -245,7 +245,10 @@ def _literal(value):
         return repr(value)
     if isinstance(value, (datetime.date, datetime.datetime)):
         value = value.isoformat()
-    return "'%s'" % str(value).replace("'", "''")
+    text = str(value).replace("'", "''")
+    if not is_sqlite():
+        text = text.replace('%', '%%')     # psycopg2 formats '%' in the statement text
+    return "'%s'" % text
 
 
 def _index_for(model, deadline, number):
@@ -461,7 +464,18 @@ def collect(today, flt=None, limit=None):
         query = _deadline_query(model, deadline, flt, project_ids, today)
         if query is None:
             continue
-        counts = _counts(model, deadline, query, today)
+        due = getattr(model, deadline.due_field)
+        pk = model._meta.primary_key
+        keys = query.select(due, pk).order_by(due, pk)
+        if limit is not None:
+            keys = keys.limit(limit)
+        keys = list(keys.tuples())
+        if limit is not None and len(keys) >= limit:
+            counts = _counts(model, deadline, query, today)     # more than a page: count in SQL
+        else:
+            counts = {s: 0 for s in STATUSES}
+            for due_on, _ in keys:
+                counts[due_status(due_on, today)] += 1
         found = sum(counts.values())
         if not found:
             continue
@@ -471,12 +485,7 @@ def collect(today, flt=None, limit=None):
         report.by_register[name] = report.by_register.get(name, 0) + found
         report.total += found
         queries[index] = (model, deadline, query)
-        due = getattr(model, deadline.due_field)
-        pk = model._meta.primary_key
-        keys = query.select(due, pk).order_by(due, pk)
-        if limit is not None:
-            keys = keys.limit(limit)
-        candidates.extend((due_on, index, row_id) for due_on, row_id in keys.tuples())
+        candidates.extend((due_on, index, row_id) for due_on, row_id in keys)
     candidates.sort()
     if limit is not None:
         candidates = candidates[:limit]
