@@ -59,7 +59,7 @@ class HandoverEntry(ProjectRegister):
                         'notice_mailed_on', 'phoned_on', 'appointment_on', 'arrived_at',
                         'issues_found', 'keys_handed_on', 'status', 'refusal_reason',
                         'late_days', 'late_penalty')
-        filters = ('project', 'eligible', 'status', 'appointment_on', 'keys_handed_on',
+        filters = ('project', 'eligible', 'status', 'appointment_on', 'keys_handed_on', 'refused_on',
                    'notice_mailed_on', 'phoned_on', 'notice_confirmed', 'late_days')
         search = ('ineligible_reason', 'refusal_reason', 'tracking_no', 'remarks')
         natural_key = ('project', 'unit')

@@ -455,3 +455,18 @@ def test_late_days_follow_the_project_dates(make, projects):
     fresh = HandoverEntry.get_by_id(row.id)
     assert fresh.late_days == 31 and fresh.late_penalty == Decimal('4650.00')   # 1,500,000 × 0.0001 × 31
     assert fresh.notice_due_on == TODAY - DD(19)
+
+
+def test_daily_figures_link_to_the_same_rows_of_the_roster(make, projects, client_as):
+    project = projects['mine']
+    day = TODAY - DD(1)
+    build_roster(make, project, day)
+    clerk = client_as('clerk')
+    page = clerk.get('/admin/handover_entry/daily/?project=%d&day=%s' % (project.id, day)).get_data(as_text=True)
+    cells = dict(re.findall(r'data-label="([^"]+)">([^<]+)<', page))
+    links = dict((label, url.replace('&amp;', '&')) for url, label in
+                 re.findall(r'<a href="([^"]+)" title="在交楼名单中查看这些户">([^<]+)</a>', page))
+    assert set(links) >= {'当日交付户数', '累计交付户数', '应交付户数', '当日拒收户数'}
+    for label, url in links.items():
+        listed = clerk.get(url).get_data(as_text=True)
+        assert '共 %s 条' % cells[label] in listed, label

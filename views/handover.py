@@ -137,11 +137,41 @@ class HandoverEntryView(RegisterView):
         day = parse_day(request.args.get('day')) or datetime.date.today()
         return project, projects, rows, day, rules.daily_figures(rows, day)
 
+    def roster_url(self, project, *conditions):
+        """The roster list filtered by (filter label, filter kind, value) conditions."""
+        args = {}
+        for position, (label, kind, value) in enumerate((('项目', 'FilterEqual', project.id),) + conditions):
+            index = next((i for i, f in enumerate(self._filters)
+                          if f.name == label and type(f).__name__ == kind), None)
+            if index is None:
+                return None
+            args['flt%d_%d' % (position, index)] = value
+        return url_for('.index_view', **args)
+
+    def figure_links(self, project, day):
+        """Figures of the daily report that are one roster filter away, so each can be checked."""
+        until = '2000-01-01 to %s' % day.isoformat()
+        on_day = '%s to %s' % (day.isoformat(), day.isoformat())
+        handed = ('交付状态', 'FilterEqual', rules.STATUS_HANDED)
+        refused = ('交付状态', 'FilterEqual', rules.STATUS_REFUSED)
+        links = {
+            '名单户数': self.roster_url(project),
+            '应交付户数': self.roster_url(project, ('符合交楼资格', 'BooleanEqualFilter', '1')),
+            '不符合交楼资格户数': self.roster_url(project, ('符合交楼资格', 'BooleanEqualFilter', '0')),
+            '当日预约户数': self.roster_url(project, ('预约交付日期', 'DateBetweenFilter', on_day)),
+            '当日交付户数': self.roster_url(project, handed, ('钥匙交付日期', 'DateBetweenFilter', on_day)),
+            '累计交付户数': self.roster_url(project, handed, ('钥匙交付日期', 'DateBetweenFilter', until)),
+            '当日拒收户数': self.roster_url(project, refused, ('拒收日期', 'DateBetweenFilter', on_day)),
+            '累计拒收户数': self.roster_url(project, refused, ('拒收日期', 'DateBetweenFilter', until)),
+        }
+        return {k: v for k, v in links.items() if v}
+
     @expose('/daily/')
     def daily_view(self):
         project, projects, rows, day, figures = self._daily()
         return self.render('handover/daily.html', project=project, projects=projects, day=day,
                            figures=figures, today=datetime.date.today(),
+                           links=self.figure_links(project, day),
                            days=[d for d in rules.handover_days(rows) if d <= datetime.date.today()],
                            clause=rules.DAILY_CLAUSE,
                            phone=owner_phone, owner=owner_name)
