@@ -269,7 +269,7 @@ class SalesScript(ProjectRegister):
     def problems(self, actor):
         yield from super().problems(actor)
         yield from rules.sales_script_problems(
-            self.kind, self.effective_on, self.specialty_lead_signed_on, self.legal_reviewed_on,
+            self.effective_on, self.specialty_lead_signed_on, self.legal_reviewed_on,
             self.cs_reviewed_on, self.__data__.get('superseded_by'), self.get_id())
         old_id = self.__data__.get('replaces')
         if old_id:
@@ -685,7 +685,7 @@ class DesignChange(ProjectRegister):
     def problems(self, actor):
         yield from super().problems(actor)
         yield from rules.design_change_problems(
-            self.after_launch, self.customer_notice_required, self.notice_basis, self.notice_method,
+            self.customer_notice_required, self.notice_basis, self.notice_method,
             self.letters_sent_on, self.owners_to_notify, self.owners_notified, self.issued_on,
             {'cs_notified_on': self.cs_notified_on, 'sales_notified_on': self.sales_notified_on,
              'legal_notified_on': self.legal_notified_on}, today())

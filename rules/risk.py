@@ -346,8 +346,8 @@ def unified_script_due(delivery_on):
     return None if delivery_on is None else add_months(delivery_on, -2)
 
 
-def sales_script_problems(kind, effective_on, specialty_lead_signed_on, legal_reviewed_on,
-                          cs_reviewed_on, superseded_by_id=None, own_id=None, today=None):
+def sales_script_problems(effective_on, specialty_lead_signed_on, legal_reviewed_on,
+                          cs_reviewed_on, superseded_by_id=None, own_id=None):
     """(field, message) refused on save.
 
     A script takes effect only after the three signatures of the manual: “由专业负责人签字确认。
@@ -592,7 +592,7 @@ def change_needs_pre_delivery_review(after_launch, complaint_risk, letters_sent_
         change_untold_to_owners(letters_sent_on, owners_to_notify, owners_notified)
 
 
-def design_change_problems(after_launch, customer_notice_required, notice_basis, notice_method,
+def design_change_problems(customer_notice_required, notice_basis, notice_method,
                            letters_sent_on, owners_to_notify, owners_notified, issued_on,
                            notified_dates, today):
     """(field, message) refused on save.

@@ -200,29 +200,29 @@ def test_contracts_are_made_two_weeks_before_launch():
 # ---------------------------------------------------------------- sales scripts
 
 def test_script_cannot_take_effect_without_the_three_signatures():
-    found = list(sales_script_problems('销售说辞', date(2025, 2, 1), date(2025, 1, 10), None, None))
+    found = list(sales_script_problems(date(2025, 2, 1), date(2025, 1, 10), None, None))
     assert fields(found) == ['effective_on']
     assert '法务审核日期' in found[0][1] and '客服审核日期' in found[0][1]
 
 
 def test_script_with_three_signatures_takes_effect():
-    assert list(sales_script_problems('销售说辞', date(2025, 2, 1), date(2025, 1, 10),
+    assert list(sales_script_problems(date(2025, 2, 1), date(2025, 1, 10),
                                       date(2025, 1, 12), date(2025, 2, 1))) == []
 
 
 def test_review_after_effective_date_is_refused():
-    found = fields(sales_script_problems('销售说辞', date(2025, 2, 1), date(2025, 1, 10),
+    found = fields(sales_script_problems(date(2025, 2, 1), date(2025, 1, 10),
                                          date(2025, 2, 2), date(2025, 1, 20)))
     assert found == ['legal_reviewed_on']
 
 
 def test_review_before_the_specialty_lead_signed_is_refused():
-    found = fields(sales_script_problems('销售说辞', None, date(2025, 1, 10), date(2025, 1, 9), None))
+    found = fields(sales_script_problems(None, date(2025, 1, 10), date(2025, 1, 9), None))
     assert found == ['legal_reviewed_on']
 
 
 def test_script_cannot_supersede_itself():
-    assert fields(sales_script_problems('销售说辞', None, None, None, None, 5, 5)) == ['superseded_by']
+    assert fields(sales_script_problems(None, None, None, None, 5, 5)) == ['superseded_by']
 
 
 def test_drafting_starts_one_calendar_month_before_launch():
@@ -401,7 +401,7 @@ def test_high_risk_untold_change_needs_review_before_delivery():
 
 
 def _change_problems(**kw):
-    values = dict(after_launch=True, customer_notice_required=True, notice_basis='户型变化影响使用',
+    values = dict(customer_notice_required=True, notice_basis='户型变化影响使用',
                   notice_method='函件', letters_sent_on=date(2025, 4, 1), owners_to_notify=30,
                   owners_notified=10, issued_on=date(2025, 3, 10), notified_dates={},
                   today=date(2025, 5, 1))

@@ -220,6 +220,8 @@ def test_bad_date_gets_a_message_not_a_500(projects, client_as):
     response = client_as('clerk').post_form('/admin/floor_plan_check/new/', {
         'project': projects['mine'].id, 'checked_on': '2025-02-30', 'checker': '陈静'})
     assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert re.search(r'class="form-control is-invalid"[^>]*id="checked_on"', page)
     assert not FloorPlanCheck.select().exists()
 
 
