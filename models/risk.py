@@ -313,7 +313,7 @@ class SalesScript(ProjectRegister):
             return '已被替代'
         if self.effective_on is None:
             return '审核中'
-        return '已生效' if self.effective_on <= today() else '待生效'
+        return '已生效' if rules.script_is_effective(self.effective_on, None, today()) else '待生效'
 
     @property
     def flags(self):
@@ -420,6 +420,8 @@ class RiskDisclosure(ProjectRegister):
     display_location = CharField(max_length=100, null=True, verbose_name='公示位置')
     displayed_on = DateField(null=True, verbose_name='公示日期',
                              help_text='手册：根据特别提示内容在项目开放前完毕各类展示展板旳摆放。')
+    display_due_on = DateField(null=True, verbose_name='公示期限',
+                               help_text='开盘前一日（手册：根据特别提示内容在项目开放前完毕各类展示展板旳摆放）。')
     legal_reviewed_on = DateField(null=True, verbose_name='法务审核日期')
     in_contract_attachment = BooleanField(default=False, verbose_name='纳入合同附件',
                                           help_text='《销售风险特别提示》为商品房买卖合同附件。')
@@ -428,15 +430,25 @@ class RiskDisclosure(ProjectRegister):
         table_name = 'risk_disclosure'
         verbose_name = '销售风险特别提示'
         stage = STAGE
-        list_columns = ('project', 'scope', 'content', 'display_location', 'displayed_on',
-                        'legal_reviewed_on', 'in_contract_attachment', 'flags')
-        filters = ('project', 'scope', 'displayed_on', 'in_contract_attachment')
+        list_columns = ('project', 'scope', 'content', 'display_location', 'display_due_on',
+                        'displayed_on', 'legal_reviewed_on', 'in_contract_attachment', 'flags')
+        filters = ('project', 'scope', 'display_due_on', 'displayed_on', 'in_contract_attachment')
         search = ('content', 'display_location')
         natural_key = ('project', 'scope', 'content')
+        lookup = ('content',)
         default_sort = (('displayed_on', True),)
+        readonly = ('display_due_on',)
+        deadlines = (Deadline(what='销售风险特别提示公示', due_field='display_due_on',
+                              clause='根据特别提示内容在项目开放前完毕各类展示展板旳摆放',
+                              manual=_manual('项目开盘前各阶段风险控制 三、参与开盘前销售资料会签'),
+                              open_when=lambda m: m.displayed_on.is_null()),)
 
     def __str__(self):
         return '%s：%s' % (self.scope, (self.content or '')[:30])
+
+    def derive(self):
+        launch_on, _ = _project_dates(self.__data__.get('project'))
+        self.display_due_on = rules.disclosure_due(launch_on)
 
     def problems(self, actor):
         yield from super().problems(actor)
@@ -758,8 +770,10 @@ def project_risk_figures(project_id):
 def _add_late_columns():
     """Columns added after the risk tables first shipped: a database made before gets them."""
     from models.schema import add_column
-    if 'sales_promise' in db.get_tables():
-        add_column('sales_promise', 'check_due_on', DateField(null=True))
+    tables = db.get_tables()
+    for table, name in (('sales_promise', 'check_due_on'), ('risk_disclosure', 'display_due_on')):
+        if table in tables:
+            add_column(table, name, DateField(null=True))
 
 
 SCHEMA_HOOKS.append(_add_late_columns)
@@ -771,6 +785,7 @@ DATE_DERIVED = (
     (SalesDocumentReview, ('countersign_due_on', 'late')),
     (DesignChange, ('after_launch', 'pending_departments', 'owners_left', 'status')),
     (SalesPromise, ('check_due_on',)),
+    (RiskDisclosure, ('display_due_on',)),
 )
 
 

@@ -279,8 +279,6 @@ def count_open_findings(statuses):
 
 DOCUMENT_KINDS = ('售楼书', '户型图', '海报', '媒体广告', '销售道具', '认购书', '买卖合同',
                   '补充协议', '前期物业服务合同', '交房标准', '特殊户型告知单', '合同附图')
-CONTRACT_KINDS = ('认购书', '买卖合同', '补充协议', '前期物业服务合同', '交房标准', '特殊户型告知单',
-                  '合同附图')
 
 
 def document_countersign_due(launch_on):
@@ -297,11 +295,6 @@ def document_review_late(countersigned_on, launch_on):
     if due is None or countersigned_on is None:
         return None
     return countersigned_on > due
-
-
-def contract_drafting_due(launch_on):
-    """“开盘前两周由市场营销部销售服务组和项目营销组共同制作商品房买卖合同及其附件” → launch − 14."""
-    return None if launch_on is None else launch_on - days(14)
 
 
 def document_review_problems(legal_reviewed_on, cs_reviewed_on, countersigned_on, oa_no, today):
@@ -398,6 +391,11 @@ def script_is_effective(effective_on, superseded_by_id, today):
 
 
 # --------------------------------------------------------------------------- risk disclosures
+
+def disclosure_due(launch_on):
+    """The boards stand before the project opens: by the day before launch."""
+    return None if launch_on is None else launch_on - days(1)
+
 
 def disclosure_flags(displayed_on, legal_reviewed_on, launch_on):
     """“根据特别提示内容在项目开放前完毕各类展示展板旳摆放” — the boards stand before the project opens."""

@@ -193,8 +193,11 @@ def test_review_after_countersign_is_refused():
     assert found == ['legal_reviewed_on']
 
 
-def test_contracts_are_made_two_weeks_before_launch():
-    assert risk.contract_drafting_due(date(2024, 3, 14)) == date(2024, 2, 29)
+def test_boards_are_due_the_day_before_launch():
+    assert risk.disclosure_due(date(2024, 3, 1)) == date(2024, 2, 29)
+    assert risk.disclosure_flags(date(2024, 2, 29), date(2024, 2, 20), date(2024, 3, 1)) == []
+    assert len(risk.disclosure_flags(date(2024, 3, 1), date(2024, 2, 20), date(2024, 3, 1))) == 1
+    assert risk.disclosure_flags(date(2024, 2, 29), None, date(2024, 3, 1)) == ['公示内容未经法务审核']
 
 
 # ---------------------------------------------------------------- sales scripts

@@ -483,3 +483,18 @@ def test_promises_are_due_for_review_two_months_before_delivery(projects, client
     page = client_as('clerk').get('/admin/sales_promise/').get_data(as_text=True)
     assert row.check_due_on.isoformat() in page and '未闭合' in page
 
+
+
+def test_drawing_review_details_point_at_the_knowledge_bases(projects, client_as):
+    row = inspection(projects['mine'], '审图评估', anchor_on=TODAY - D(3))
+    page = client_as('clerk').get('/admin/risk_inspection/details/?id=%d' % row.id) \
+        .get_data(as_text=True)
+    assert '/admin/drawing_review_point/' in page and '/admin/design_defect/' in page
+
+
+def test_boards_not_yet_shown_are_due_before_launch(projects):
+    from models.risk import RiskDisclosure
+    row = RiskDisclosure.create_logged(None, project=projects['mine'], scope='红线外',
+                                       content='东侧规划110kV变电站')
+    assert row.display_due_on == projects['mine'].launch_date - D(1)
+    assert '展板未在开盘前公示' in row.flags

@@ -10,10 +10,11 @@ see is "not found".
 """
 import datetime
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, request, url_for
 from flask_admin.contrib.peewee import filters as pf
 from flask_admin.menu import MenuLink
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from models.master import Project
 from models import risk as risk_models
@@ -66,14 +67,24 @@ class TimingFilter(pf.BasePeeweeFilter):
         return '为'
 
 
+def _review_aids(view, context, row, name):
+    """A drawing review works from the two knowledge bases (manual 000, 一、审图阶段风险控制)."""
+    if row.kind != '审图评估':
+        return ''
+    return Markup('根据<a href="%s">《客户风险审图评估要点明细》</a>和<a href="%s">《产品设计缺陷集》</a>'
+                  '进行设计图纸评估') % (url_for('drawing_review_point.index_view'),
+                                    url_for('design_defect.index_view'))
+
+
 class RiskInspectionView(RegisterView):
     model_class = risk_models.RiskInspection
     column_labels = {'timing': '时效', 'deadline_rule': '期限规则', 'rule_quote': '手册依据'}
-    column_formatters = {'timing': _timing_badge}
+    column_formatters = {'timing': _timing_badge, 'review_aids': _review_aids}
 
     def get_details_columns(self):
         # The manual's words next to the derived date: why the due date is what it is.
-        return list(super().get_details_columns()) + [('rule_quote', '手册依据')]
+        return list(super().get_details_columns()) + [('rule_quote', '手册依据'),
+                                                      ('review_aids', '评估依据')]
 
     def _derive_filters(self, model):
         return [TimingFilter(model.due_on, '时效')] + super()._derive_filters(model)
