@@ -224,6 +224,8 @@ def page(context, request):
     yield tab
     if _failed(request):
         _keep_failure(request, tab)
+    outside = context.traffic.outside()
+    assert not outside, 'requests left this machine (the portal must work offline): %s' % outside
 
 
 def sign_in(page, username, password):
