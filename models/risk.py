@@ -183,6 +183,9 @@ class RiskInspection(ProjectRegister):
             self.anchor_on = window.anchor_on
             self.window_start_on, self.due_on = window.start_on, window.due_on
         self.out_of_window = self.timing in rules.OUT_OF_WINDOW
+        if self.get_id() is not None:
+            # Counted afresh: the row being saved may have been read before a finding changed.
+            self.open_findings = self._count_open_findings()
 
     def problems(self, actor):
         yield from super().problems(actor)
@@ -205,10 +208,13 @@ class RiskInspection(ProjectRegister):
     def rule_quote(self):
         return rules.inspection_rule_text(self.kind)
 
+    def _count_open_findings(self):
+        return (RiskFinding.select().where((RiskFinding.inspection == self.id) &
+                                           RiskFinding.deleted_at.is_null() &
+                                           (RiskFinding.status != rules.FINDING_CLOSED)).count())
+
     def refresh_open_findings(self):
-        count = (RiskFinding.select().where((RiskFinding.inspection == self.id) &
-                                            RiskFinding.deleted_at.is_null() &
-                                            (RiskFinding.status != rules.FINDING_CLOSED)).count())
+        count = self._count_open_findings()
         RiskInspection.update(open_findings=count).where(RiskInspection.id == self.id).execute()
         self.open_findings = count
 

@@ -498,3 +498,12 @@ def test_boards_not_yet_shown_are_due_before_launch(projects):
                                        content='东侧规划110kV变电站')
     assert row.display_due_on == projects['mine'].launch_date - D(1)
     assert '展板未在开盘前公示' in row.flags
+
+
+def test_saving_an_inspection_read_before_a_new_finding_keeps_the_count(projects):
+    insp = inspection(projects['mine'])
+    stale = RiskInspection.get_by_id(insp.id)
+    finding(projects['mine'], insp, '问题一')
+    stale.conclusion = '整体风险可控'
+    stale.save_logged(None)
+    assert RiskInspection.get_by_id(insp.id).open_findings == 1
