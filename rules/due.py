@@ -17,6 +17,7 @@ limited in SQL, and one aggregate query for its counts, so a punch list of a mil
 the same as one of a hundred when only the first page is shown.
 """
 import datetime
+import hashlib
 import heapq
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -251,15 +252,13 @@ def _literal(value):
     return "'%s'" % text
 
 
-def _index_for(model, deadline, number):
-    from models.base import is_sqlite
+def _index_for(model, deadline, name='due_index'):
     where = model.deleted_at.is_null()
     if deadline.open_when is not None:
         where = where & deadline.open_when(model)
     due = getattr(model, deadline.due_field)
     columns = (model.project, due) if 'project' in model._meta.fields else (due,)
-    name = 'due_%s_%s_%d' % (model._meta.table_name, deadline.due_field, number)
-    return ModelIndex(model, columns, name=name[:60], where=where, safe=True)
+    return ModelIndex(model, columns, name=name, where=where, safe=True)
 
 
 def _inlined(sql, params):
@@ -283,22 +282,45 @@ def open_condition(model, deadline):
     key = (model, id(deadline))
     if key not in _OPEN_SQL:
         from models.base import db
-        sql, params = db.get_sql_context().sql(_index_for(model, deadline, 0)).query()
+        sql, params = db.get_sql_context().sql(_index_for(model, deadline)).query()
         _OPEN_SQL[key] = _inlined(sql.split(') WHERE ', 1)[1], params)
     return SQL(_OPEN_SQL[key])
 
 
-def install_due_indexes():
-    """One partial index per declared deadline over its open rows: (project, due date).
-
-    Run by init-db (models.schema.SCHEMA_HOOKS); idempotent."""
+def due_indexes():
+    """{(table, index name): CREATE INDEX statement} of every declared deadline: a partial index
+    over its open rows on (project, due date). The name carries a digest of the statement, so a
+    changed declaration gets a new index instead of silently keeping the old one."""
     from models.base import db
-    numbers = {}
+    wanted = {}
     for model, deadline in register_deadlines():
-        number = numbers.get(model, 0)
-        numbers[model] = number + 1
-        sql, params = db.get_sql_context().sql(_index_for(model, deadline, number)).query()
-        db.execute_sql(_inlined(sql, params))
+        sql, params = db.get_sql_context().sql(_index_for(model, deadline)).query()
+        digest = hashlib.sha1(_inlined(sql, params).encode('utf-8')).hexdigest()[:10]
+        name = 'due_ix_%s_%s' % (model._meta.table_name[:30], digest)
+        sql, params = db.get_sql_context().sql(_index_for(model, deadline, name)).query()
+        wanted[(model._meta.table_name, name)] = _inlined(sql, params)
+    return wanted
+
+
+def install_due_indexes():
+    """Create the deadlines' partial indexes and drop those no declaration asks for any more.
+
+    Run by init-db (models.schema.SCHEMA_HOOKS); idempotent. An index that cannot be built yet
+    (a column a later migration adds) is skipped with a warning: the engine's answers do not
+    depend on it, only its speed does."""
+    import logging
+    from models.base import db
+    wanted = due_indexes()
+    for table in {t for t, _ in wanted}:
+        for index in db.get_indexes(table):
+            if index.name.startswith('due_ix_') and (table, index.name) not in wanted:
+                db.execute_sql('DROP INDEX IF EXISTS "%s"' % index.name)
+    for (table, name), ddl in wanted.items():
+        try:
+            with db.atomic():
+                db.execute_sql(ddl)
+        except Exception as exc:   # peewee's OperationalError / ProgrammingError, by backend
+            logging.getLogger(__name__).warning('deadline index %s not built: %s', name, exc)
 
 
 def _register_schema_hook():

@@ -283,3 +283,23 @@ def test_each_construction_phase_without_a_meeting_is_due_by_delivery(make):
                                held_on=D(2026, 4, 1), chair='项目总经理')
     after = engine.collect(D(2026, 7, 1), flt)
     assert '基础阶段小组会议' not in [i.what for i in after.items] and len(after.items) == 3
+
+
+def test_open_rows_are_counted_from_the_deadlines_partial_index(projects):
+    """The open-row condition is written exactly as the index's WHERE, so SQLite uses it."""
+    import pytest
+    from peewee import fn
+    from models.base import db, is_sqlite
+    if not is_sqlite():
+        pytest.skip('query plans are SQLite-specific')
+    deadline = InspectionIssue._meta.deadlines[0]
+    query = (InspectionIssue.select(InspectionIssue.project, fn.COUNT(InspectionIssue.id))
+             .where(engine.open_condition(InspectionIssue, deadline) &
+                    InspectionIssue.project.in_([projects['mine'].id]))
+             .group_by(InspectionIssue.project))
+    sql, params = query.sql()
+    plan = ' '.join(str(row) for row in db.execute_sql('EXPLAIN QUERY PLAN ' + sql, params))
+    assert 'due_ix_inspection_issue_' in plan
+    built = {(table, index.name) for table, _ in engine.due_indexes()
+             for index in db.get_indexes(table)}
+    assert set(engine.due_indexes()) <= built          # init-db built one per declared deadline
