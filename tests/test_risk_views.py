@@ -305,15 +305,18 @@ def test_coverage_panel_on_a_small_project(make, projects, client_as):
     assert _coverage_cells(page, '首层') == (1, 1, True)
     assert _coverage_cells(page, '边户') == (0, 1, False)
     assert '未满足复查要求' in page
+    assert 'id="late-checks"' not in page
 
     for unit in (standard[2], edge):
         FloorPlanCheck.create_logged(None, project=project, unit=unit, checked_on=TODAY,
                                      checker='陈静', matches_dm=unit is not edge,
+                                     structure_progress=55 if unit is edge else None,
                                      discrepancy=None if unit is not edge else '客厅开间少15cm')
     page = clerk.get('/risk/coverage?project=%d' % project.id).get_data(as_text=True)
     assert _coverage_cells(page, '标准层') == (3, 3, True)
     assert '满足复查要求' in page and '未满足复查要求' not in page
     assert '客厅开间少15cm' in page
+    assert re.search(r'有 1 户的复查在标准层主体完成超过50%之后', page)
 
 
 def test_coverage_of_another_project_is_not_found(projects, client_as):

@@ -3,8 +3,9 @@
 - Labels and badges for the computed columns (timing of an inspection, open findings and promises).
 - A 时效 filter on the inspections (overdue / due soon / done outside the window), computed
   against today rather than stored, so it never goes stale.
-- Pages (Blueprint `bp`, under /risk/): the per-project floor-plan coverage panel, and the
-  pre-delivery list of after-launch high-risk design changes not yet told to owners.
+- Pages (Blueprint `bp`, under /risk/): an overview per project (overdue inspections, open
+  findings and promises, owners still to be told), the per-project floor-plan coverage panel, and
+  the pre-delivery list of after-launch high-risk design changes not yet told to owners.
 Every page is scoped through `scope_query` like the register lists: a project the user may not
 see is "not found".
 """
@@ -201,9 +202,13 @@ def coverage():
     _guard()
     projects = _visible_projects()
     project = _chosen_project(projects)
-    rows, meets, mismatches, missing_standard = [], None, [], False
+    rows, meets, mismatches, missing_standard, late_checks = [], None, [], False, 0
     if project is not None:
         rows, meets = risk_models.floor_plan_coverage(project.id)
+        late_checks = risk_models.FloorPlanCheck.select().where(
+            (risk_models.FloorPlanCheck.project == project.id) &
+            risk_models.FloorPlanCheck.deleted_at.is_null() &
+            (risk_models.FloorPlanCheck.late == True)).count()  # noqa: E712
         mismatches = list(
             risk_models.FloorPlanCheck.select()
             .where((risk_models.FloorPlanCheck.project == project.id) &
@@ -219,7 +224,7 @@ def coverage():
                 (risk_models.SalesDocumentReview.applies_to == '非标层')).exists()
     return render_page('risk/coverage.html', title='户型图现场复查覆盖率', projects=projects,
                        project=project, rows=rows, meets=meets, mismatches=mismatches,
-                       missing_standard=missing_standard,
+                       missing_standard=missing_standard, late_checks=late_checks,
                        clause='对首层、二层、边户型等特殊户型进行100%检查,对原则层进行不少于25%旳抽查。'
                               '完毕时间:原则层主体完毕50%内完毕。',
                        manual='《%s》房屋交付入住前风险控制 二、构造到原则层阶段旳DM单户型图现场复查'
