@@ -510,3 +510,18 @@ def test_saving_an_inspection_read_before_a_new_finding_keeps_the_count(projects
     stale.conclusion = '整体风险可控'
     stale.save_logged(None)
     assert RiskInspection.get_by_id(insp.id).open_findings == 1
+
+
+def test_auditor_reads_the_risk_pages_of_every_project(projects, client_as):
+    change(projects['other'], 'BG-77')
+    auditor = client_as('auditor')
+    overview = auditor.get('/risk/').get_data(as_text=True)
+    assert 'data-project="%d"' % projects['mine'].id in overview
+    assert 'data-project="%d"' % projects['other'].id in overview
+    assert 'BG-77' in auditor.get('/risk/untold-changes').get_data(as_text=True)
+    assert auditor.get('/risk/coverage?project=%d' % projects['other'].id).status_code == 200
+
+
+def test_risk_pages_need_login(app, users):
+    response = app.test_client().get('/risk/coverage')
+    assert response.status_code == 302 and '/login' in response.headers['Location']
