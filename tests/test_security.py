@@ -291,3 +291,115 @@ def test_our_templates_have_no_inline_script():
                     found.append((name, tag))
             found += [(name, m) for m in re.findall(r'\son[a-z]+\s*=', text)]
     assert found == []
+
+
+# ------------------------------------------------------------------ uploads
+
+PNG = (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00'
+       b'\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00'
+       b'\x00\x00IEND\xaeB`\x82')
+
+
+def post_defect(client, filename, content, description='墙面空鼓未在图纸标注'):
+    """Create a design defect (a shared register with an image-only photo) with a file."""
+    from load.forms import form_fields
+    import io
+    data = form_fields(client.get('/admin/design_defect/new/').get_data(as_text=True))
+    data.update(category=data.get('category') or '土建', description=description,
+                added_quarter='2026Q3', photo=(io.BytesIO(content), filename))
+    return client.post('/admin/design_defect/new/', data=data, content_type='multipart/form-data')
+
+
+def defect(description):
+    from models.risk import DesignDefect
+    return DesignDefect.get_or_none(DesignDefect.description == description)
+
+
+def test_an_image_is_stored_outside_static_under_a_random_name(app, client_as):
+    response = post_defect(client_as('supervisor'), 'site photo.png', PNG)
+    assert response.status_code == 302
+    stored = defect('墙面空鼓未在图纸标注').photo
+    assert re.fullmatch(r'[0-9a-f]{32}\.png', stored)
+    path = os.path.join(app.config['KEFU_UPLOAD_DIR'], stored)
+    assert open(path, 'rb').read() == PNG
+    assert not os.path.abspath(path).startswith(os.path.abspath(app.static_folder))
+
+
+def test_an_image_is_served_only_to_logged_in_users(app, client_as):
+    post_defect(client_as('supervisor'), 'a.png', PNG)
+    row = defect('墙面空鼓未在图纸标注')
+    url = '/files/design_defect/%d/photo' % row.id
+    response = client_as('auditor').get(url)
+    assert response.status_code == 200 and response.data == PNG
+    assert response.headers['X-Content-Type-Options'] == 'nosniff'
+    anonymous = app.test_client().get(url)
+    assert anonymous.status_code == 302 and '/login' in anonymous.headers['Location']
+
+
+@pytest.mark.parametrize('filename, content', [
+    ('photo.jpg', b'<html><script>alert(1)</script></html>'),     # a page named as a photo
+    ('photo.png', b'%PDF-1.7\n1 0 obj'),                            # a PDF where only images go
+    ('photo.gif', b'MZ\x90\x00\x03\x00\x00\x00'),                   # a program
+    ('photo.webp', b'RIFF\x00\x00\x00\x00WAVEfmt '),                # RIFF, but sound
+])
+def test_a_file_is_judged_by_its_content_not_its_name(client_as, filename, content):
+    response = post_defect(client_as('supervisor'), filename, content)
+    assert response.status_code == 200
+    assert '文件类型不允许' in response.get_data(as_text=True)
+    assert defect('墙面空鼓未在图纸标注') is None
+
+
+def test_an_upload_over_10_mb_is_refused(app, client_as):
+    big = PNG + b'\x00' * (10 * 1024 * 1024)
+    response = post_defect(client_as('supervisor'), 'big.png', big)
+    assert response.status_code == 200
+    assert '文件过大' in response.get_data(as_text=True)
+    assert defect('墙面空鼓未在图纸标注') is None
+    assert not os.listdir(app.config['KEFU_UPLOAD_DIR']) if os.path.isdir(
+        app.config['KEFU_UPLOAD_DIR']) else True
+
+
+def test_a_request_over_the_server_limit_gets_a_chinese_413(app, client_as):
+    app.config['MAX_CONTENT_LENGTH'] = 1024 * 1024
+    response = post_defect(client_as('supervisor'), 'huge.png', PNG + b'\x00' * (2 * 1024 * 1024))
+    assert response.status_code == 413 and '过大' in response.get_data(as_text=True)
+
+
+def test_a_photo_of_another_project_is_404(app, make, projects, client_as):
+    import datetime
+    from models.risk import FloorPlanCheck
+    from views.uploads import upload_dir
+    with app.test_request_context():
+        folder = upload_dir()
+    with open(os.path.join(folder, 'f' * 32 + '.png'), 'wb') as fh:
+        fh.write(PNG)
+    check = FloorPlanCheck.create_logged(
+        None, project=projects['other'], unit=make.unit(projects['other']),
+        checked_on=datetime.date.today(), checker='张工', photo='f' * 32 + '.png')
+    url = '/files/floor_plan_check/%d/photo' % check.id
+    assert client_as('clerk').get(url).status_code == 404
+    assert client_as('admin').get(url).status_code == 200
+
+
+@pytest.mark.parametrize('path', ['/files/app_user/1/password_hash', '/files/unit/1/room',
+                                  '/files/design_defect/1/../../secret_key'])
+def test_only_attachment_fields_are_served(client_as, path):
+    assert client_as('admin').get(path).status_code == 404
+
+
+# ------------------------------------------------------------------ personal data
+
+def test_unmasked_export_of_personal_data_is_recorded(make, projects, client_as):
+    from models.base import ExportLog
+    make.owner(projects['mine'])
+    response = client_as('supervisor').get('/admin/owner/export/xlsx/')
+    assert response.status_code == 200
+    entry = ExportLog.select().order_by(ExportLog.id.desc()).first()
+    assert entry.table_name == 'owner' and entry.username == 'supervisor'
+    assert entry.unmasked_personal_data is True
+
+
+def test_id_numbers_are_masked_for_clerks(make, projects, client_as):
+    make.owner(projects['mine'], id_number='330106199001011248')
+    page = client_as('clerk').get('/admin/owner/').get_data(as_text=True)
+    assert '330106199001011248' not in page

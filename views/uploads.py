@@ -5,6 +5,8 @@ import secrets
 
 from flask import Blueprint, abort, current_app, send_file
 from flask_login import current_user, login_required
+from wtforms import FileField
+from wtforms.validators import Length
 
 bp = Blueprint('uploads', __name__)
 
@@ -16,6 +18,25 @@ SIGNATURES = {
     'office': ((b'PK\x03\x04', '.xlsx'),),
 }
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+class UploadField(FileField):
+    """The file input of an AttachmentField. The column's max_length limits the stored name, not
+    the file: the Length validator the form converter derives from it would call len() on the
+    uploaded file and fail, so it is dropped. Size and type are checked in `take_upload`."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        validators = [v for v in (validators or ()) if not isinstance(v, Length)]
+        super().__init__(label, validators, **kwargs)
+
+
+def use_upload_fields(view):
+    """Give a register view's attachment fields the UploadField (then rebuild its forms)."""
+    names = getattr(view, 'attachment_fields', ())
+    if names:
+        view.form_overrides = dict(view.form_overrides or {}, **{n: UploadField for n in names})
+        view._refresh_forms_cache()
+    return view
 
 
 def upload_dir():
