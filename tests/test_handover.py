@@ -470,3 +470,12 @@ def test_daily_figures_link_to_the_same_rows_of_the_roster(make, projects, clien
     for label, url in links.items():
         listed = clerk.get(url).get_data(as_text=True)
         assert '共 %s 条' % cells[label] in listed, label
+
+
+def test_report_opens_on_the_project_handing_over(make, projects, client_as):
+    other = projects['other']
+    other.delivery_start_date = TODAY - DD(3)
+    other.save_logged(None)
+    entry_for(make, other, appointment_on=TODAY - DD(1))
+    page = client_as('admin').get('/admin/handover_entry/daily/').get_data(as_text=True)
+    assert '每日交房日报表 — 滨湖印象' in page

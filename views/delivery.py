@@ -39,12 +39,16 @@ def scoped_projects():
     return list(scope_query(Project, Project.select(), current_user).order_by(Project.code))
 
 
-def chosen_project(value=None):
-    """The project picked on a report page, within the user's scope (404 otherwise)."""
+def chosen_project(value=None, prefer=None):
+    """The project picked on a report page, within the user's scope (404 otherwise).
+
+    Without a choice: the first project `prefer(projects)` returns, else the first by code.
+    """
     projects = scoped_projects()
     raw = value if value is not None else request.values.get('project')
     if raw in (None, ''):
-        return (projects[0] if projects else None), projects
+        preferred = prefer(projects) if prefer and projects else None
+        return (preferred or (projects[0] if projects else None)), projects
     try:
         pid = int(raw)
     except (TypeError, ValueError):

@@ -66,6 +66,16 @@ def wide_impact_complaints(project, since):
     return major, list(counts)
 
 
+def handing_over(projects):
+    """The project whose handover began most recently and has a roster: what a report page opens on."""
+    today = datetime.date.today()
+    started = [p for p in projects if p.delivery_date and p.delivery_date <= today]
+    with_roster = {pid for (pid,) in HandoverEntry.live(HandoverEntry.project).where(
+        HandoverEntry.project.in_([p.id for p in started] or [0])).distinct().tuples()}
+    started = [p for p in started if p.id in with_roster]
+    return max(started, key=lambda p: p.delivery_date) if started else None
+
+
 class HandoverEntryView(RegisterView):
     model_class = HandoverEntry
     list_template = 'handover/roster_list.html'
@@ -130,7 +140,7 @@ class HandoverEntryView(RegisterView):
 
     # ------------------------------------------------------------------ 每日交房日报表
     def _daily(self):
-        project, projects = chosen_project()
+        project, projects = chosen_project(prefer=handing_over)
         if project is None:
             abort(404)
         rows = HandoverEntry.roster_rows(project.id)
@@ -205,7 +215,7 @@ class HandoverEntryView(RegisterView):
 
     @expose('/not-taken/')
     def not_taken_view(self):
-        project, projects = chosen_project()
+        project, projects = chosen_project(prefer=handing_over)
         if project is None:
             abort(404)
         as_of = self._as_of()
@@ -223,7 +233,7 @@ class HandoverEntryView(RegisterView):
     @expose('/not-taken.xlsx')
     def not_taken_xlsx(self):
         require('export')
-        project, _projects = chosen_project()
+        project, _projects = chosen_project(prefer=handing_over)
         if project is None:
             abort(404)
         as_of = self._as_of()
@@ -240,7 +250,7 @@ class HandoverEntryView(RegisterView):
 
     @expose('/summary/')
     def summary_view(self):
-        project, projects = chosen_project()
+        project, projects = chosen_project(prefer=handing_over)
         if project is None:
             abort(404)
         as_of = self._as_of()
@@ -253,7 +263,7 @@ class HandoverEntryView(RegisterView):
     @expose('/summary.xlsx')
     def summary_xlsx(self):
         require('export')
-        project, _projects = chosen_project()
+        project, _projects = chosen_project(prefer=handing_over)
         if project is None:
             abort(404)
         as_of = self._as_of()
