@@ -289,7 +289,7 @@ def median_ms(client, url, runs):
 
 def rows_shown(client, url):
     page = client.get(url).get_data(as_text=True)
-    return len(set(re.findall(r'name="rowid" value="(\d+)"', page)))
+    return len(set(re.findall(r'class="action-checkbox" value="(\d+)"', page)))
 
 
 def queries(client, url):

@@ -334,9 +334,13 @@ def _pg_trgm_knows_chinese():
 
 
 def _like_any(fields, word):
+    """`word` in one of `fields`, as LIKE '%word%' (what the list's search has always meant)."""
+    # Without ASCII letters case folding cannot matter, and SQLite's instr() is a plain byte
+    # search, several times cheaper than LIKE on Chinese text (pages walked row by row).
+    plain = is_sqlite() and not any(ch.isascii() and ch.isalpha() for ch in word)
     cond = None
     for fld in fields:
-        clause = fld.contains(word)
+        clause = (fn.instr(fld, word) > 0) if plain else fld.contains(word)
         cond = clause if cond is None else (cond | clause)
     return cond
 
@@ -392,6 +396,7 @@ def join_search(query, model, fields, words):
     table = Table(fts, ('rowid',)).alias('kefu_search')
     query = query.join(table, on=(table.rowid == model._meta.primary_key)) \
         .where(SQL('"kefu_search".%s MATCH ?' % _q(fts), [match])).switch(model)
+    query._search_alias = 'kefu_search'   # lets an estimate bound the postings it reads
     for word in words:
         query = query.where(_like_any(fields, word))
     return query

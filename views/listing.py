@@ -210,8 +210,9 @@ def _select_values(*queries):
 def estimate_rows(query, model, low, high, joined=False):
     """Matching rows among SAMPLE_WINDOWS windows of ids spread over the table, scaled up.
 
-    Reads about 5,000 rows whatever the size of the register. On SQLite the windows are read
-    by id (NOT INDEXED) so the planner does not walk a filter's index instead.
+    Reads about 5,000 rows whatever the size of the register (a search: only the postings
+    inside the windows). On SQLite the windows are read by id (NOT INDEXED) so the planner
+    does not walk a filter's index instead.
     """
     pk = model._meta.primary_key
     if low is None:
@@ -221,9 +222,15 @@ def estimate_rows(query, model, low, high, joined=False):
     starts = sorted({low + (span - width) * i // max(1, SAMPLE_WINDOWS - 1)
                      for i in range(SAMPLE_WINDOWS)})
     base = query.order_by()
-    if is_sqlite() and not joined:
+    alias = getattr(query, '_search_alias', None)
+    if is_sqlite() and not joined and not alias:
         base = base.from_(NodeList((model, SQL('NOT INDEXED'))))
-    parts = [base.select(fn.COUNT(SQL('*'))).where(pk.between(s, s + width - 1)) for s in starts]
+    parts = []
+    for start in starts:
+        part = base.select(fn.COUNT(SQL('*'))).where(pk.between(start, start + width - 1))
+        if alias:   # the search table reads only its postings inside the window
+            part = part.where(SQL('"%s".rowid BETWEEN ? AND ?' % alias, [start, start + width - 1]))
+        parts.append(part)
     union = parts[0]
     for part in parts[1:]:
         union = union.union_all(part)
@@ -363,14 +370,15 @@ def get_list(view, page, sort_column, sort_desc, search, filters, execute=True, 
     model = view.model
     order = list_order(view, sort_column, sort_desc)
     query, joins = filtered_query(view, search, filters, mode='join', order=order)
-    sample = filtered_query(view, search, filters, mode='like', order=order)[0] if search else None
+    plain = filtered_query(view, search, filters, mode='like', order=order)[0] if search else None
+    driven = getattr(query, '_search_alias', None) is not None
     count = count_list(query, model, exact=args.get('exact') == '1', joined=bool(joins),
-                       sample=sample)
+                       sample=None if driven else plain)
     size = page_size
     if search and is_sqlite() and count.value * count.value > size * count.span:
         # A term in many rows: walking the list's order meets a page of them in fewer rows
         # (about size * span / count) than reading all `count` postings would.
-        query = sample
+        query = plain
     signature = _signature(view, order, search, filters)
     keyset = not count.exact
     rows, has_prev, has_next, at_last = _fetch(query, order, size, page or 0, count, args,
