@@ -10,7 +10,7 @@ from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerF
 
 from models.base import AttachmentField, Deadline, Register, choices, db
 from models.schema import SCHEMA_HOOKS
-from models.master import Department, Project, ProjectRegister, Unit
+from models.master import PROJECT_DATE_HOOKS, Department, Project, ProjectRegister, Unit
 from rules import risk as rules
 
 STAGE = '风险控制'
@@ -798,9 +798,9 @@ DATE_DERIVED = (
 def refresh_for_project(project_id):
     """Re-derive the rows whose dates count from the project's launch/delivery date.
 
-    Call after a project's launch or delivery date changes (e.g. from Project.after_save): a
-    changed launch date moves every countersign deadline and may turn a change into an
-    after-launch one. Derived values only: no change_log rows, versions untouched.
+    Runs when a project's launch or delivery date changes (Project.after_save calls every
+    PROJECT_DATE_HOOKS entry): a changed launch date moves every countersign deadline and may
+    turn a change into an after-launch one. Derived values only: no change_log rows, versions untouched.
     Returns the number of rows whose derived values changed.
     """
     changed = 0
@@ -814,3 +814,6 @@ def refresh_for_project(project_id):
                     .where(model.id == row.id).execute()
                 changed += 1
     return changed
+
+
+PROJECT_DATE_HOOKS.append(refresh_for_project)

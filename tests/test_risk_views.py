@@ -361,18 +361,16 @@ def test_untold_changes_of_another_project_are_not_found(projects, client_as):
 
 
 def test_launch_date_change_moves_derived_deadlines(projects):
-    from models.master import Project
-    from models.risk import refresh_for_project
     project = projects['mine']
     insp = inspection(project, '销售资料会签')
     late_change = change(project, 'BG-21', issued_on=project.launch_date - D(5))
     assert not late_change.after_launch
-    Project.update(launch_date=project.launch_date - D(10)).where(Project.id == project.id).execute()
-    assert refresh_for_project(project.id) == 2
     new_launch = project.launch_date - D(10)
+    project.launch_date = new_launch
+    project.save_logged(None)                    # Project.after_save runs the date hooks
     assert RiskInspection.get_by_id(insp.id).due_on == new_launch - D(20)
     assert DesignChange.get_by_id(late_change.id).after_launch
-
+    assert DesignChange.get_by_id(late_change.id).version == late_change.version
 
 def test_inspection_export_carries_timing_and_rule(projects, client_as):
     inspection(projects['mine'], '交付联合验收')
