@@ -617,6 +617,8 @@ class Importer:
             value = values.get(name)
             if value is None and self.fields[name].default is not None:
                 continue     # an empty cell on a new row takes the register's default
+            if name in self.hidden and isinstance(value, str) and '*' in value:
+                continue     # a masked value from an export is not the real one: never stored
             setattr(row, name, value)
         return row
 
