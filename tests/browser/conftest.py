@@ -259,7 +259,8 @@ def shot():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(page, name, full_page=False):
-        page.wait_for_load_state('networkidle')
+        page.wait_for_load_state()
+        page.evaluate('document.fonts.ready.then(() => true)')
         path = SCREENSHOTS / (name + '.png')
         page.screenshot(path=str(path), full_page=full_page)
         return path

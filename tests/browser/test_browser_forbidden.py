@@ -12,7 +12,7 @@ OTHER = '合肥·滨湖印象'          # a demo project the clerk and the super
 def first_id_in_other_project(page, login, table):
     """As the auditor (who reads every project): the id of a row of 合肥·滨湖印象."""
     login(page, 'auditor')
-    page.goto('/admin/%s/?flt1_0=2' % table)
+    page.goto('/admin/%s/?flt1_0=2&page_size=20' % table)
     row = list_rows(page).filter(has_text=OTHER).first
     href = row.locator('a[title="查看记录"]').get_attribute('href')
     return int(re.search(r'id=(\d+)', href).group(1))
@@ -32,7 +32,7 @@ def test_clerk_slipping_another_projects_issue_into_a_bulk_action_changes_nothin
     issue_id = first_id_in_other_project(page, login, 'inspection_issue')
     page.context.clear_cookies()
     login(page, 'clerk')
-    page.goto('/admin/inspection_issue/')
+    page.goto('/admin/inspection_issue/?page_size=20')
     box = list_rows(page).first.locator('input.action-checkbox')
     box.evaluate('(el, id) => { el.value = String(id); }', issue_id)   # an edited form value
     box.check()

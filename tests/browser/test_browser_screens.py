@@ -48,7 +48,7 @@ def test_register_list_on_a_tablet(login, shot, browser, portal):
     tablet = new_context(browser, portal, viewport=TABLET, has_touch=True, is_mobile=True)
     try:
         tab = login(tablet.new_page(), 'clerk')
-        tab.goto('/admin/inspection_issue/')
+        tab.goto('/admin/inspection_issue/?page_size=20')
         assert fits_the_width(tab)
         expect(list_rows(tab).first).to_be_visible()
         expect(menu_bar(tab).get_by_role('link', name='创建')).to_be_visible()
@@ -80,7 +80,7 @@ def test_due_list(page, login, shot):
 
 def test_clerk_saves_a_named_view_comes_back_to_it_and_deletes_it_after_confirming(page, login, shot):
     login(page, 'clerk')
-    page.goto('/admin/inspection_issue/')
+    page.goto('/admin/inspection_issue/?page_size=20')
     add_filter(page, '逾期', '等于', '是')
     filtered = page.url
     assert 'flt' in filtered
@@ -92,7 +92,7 @@ def test_clerk_saves_a_named_view_comes_back_to_it_and_deletes_it_after_confirmi
     expect_flash(page, '已保存视图「我的逾期问题」')
 
     # Another day: the plain list, then the saved view from the menu.
-    page.goto('/admin/inspection_issue/')
+    page.goto('/admin/inspection_issue/?page_size=20')
     menu.locator('#saved-views-toggle').click()
     expect(menu.locator('.saved-views-menu')).to_be_visible()
     shot(page, 'saved-views')
