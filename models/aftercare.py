@@ -317,7 +317,9 @@ class WarrantyItem(ProjectRegister):
     """工程保修期限台账 — 手册002 六 and 建设工程质量管理条例 第四十条."""
     building = CharField(max_length=64, verbose_name='楼栋/范围')
     kind = CharField(max_length=16, choices=choices(*rules.WARRANTY_KINDS), verbose_name='保修项目类别',
-                     help_text='类别决定法定最低保修期限（建设工程质量管理条例 第四十条）。')
+                     help_text='类别决定法定最低保修期限（建设工程质量管理条例 第四十条）：屋面防水及防渗漏5年；'
+                               '供热、供冷系统2个采暖期、供冷期；电气管线、给排水管道、设备安装、装修工程2年；'
+                               '地基基础和主体结构为设计文件规定的合理使用年限；其他项目按合同约定。')
     item = CharField(max_length=100, verbose_name='保修项目')
     contractor = ForeignKeyField(Contractor, null=True, backref='+', on_delete='RESTRICT',
                                  verbose_name='施工单位')

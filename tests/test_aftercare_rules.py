@@ -6,6 +6,7 @@ from fractions import Fraction
 import pytest
 
 from rules import aftercare as r
+from rules import communication as c
 
 
 # --- calendar arithmetic -----------------------------------------------------------------------
@@ -389,3 +390,23 @@ def test_valid_callback_since_the_due_date_clears_the_project():
 def test_next_yearly_round():
     assert r.next_callback_on(date(2024, 3, 1)) == date(2025, 3, 1)
     assert r.next_callback_on(date(2024, 3, 1), [date(2025, 3, 10), date(2026, 1, 31)]) == date(2027, 1, 31)
+
+
+# --- owner quality groups (手册003) ---------------------------------------------------------------
+
+def test_thirty_percent_sold_exactly_is_not_due():
+    assert not c.group_due(30, 100)
+    assert not c.group_due(3, 10)
+
+
+def test_one_more_sale_makes_the_group_due():
+    assert c.group_due(31, 100)
+    assert c.group_due(4, 10)
+
+
+@pytest.mark.parametrize('members, warned', [(4, True), (5, False), (10, False), (11, True), (0, True)])
+def test_group_size_warning_outside_five_to_ten(members, warned):
+    warning = c.group_size_warning(members)
+    assert (warning is not None) == warned
+    if warned:
+        assert f'{members}人' in warning and '5-10人' in warning

@@ -1,4 +1,5 @@
-"""Owner communication: the supervision-group rules at their edges (no HTTP) and the pages."""
+"""Owner communication: the supervision-group rules at their edges (no HTTP) and the pages.
+(The 30% and 5–10 member edges are in test_aftercare_rules.py with the other manual edges.)"""
 from datetime import date, timedelta
 
 import pytest
@@ -11,26 +12,8 @@ from rules import communication as c
 
 # --- rules --------------------------------------------------------------------------------------
 
-def test_thirty_percent_sold_exactly_is_not_due():
-    assert not c.group_due(30, 100)
-    assert not c.group_due(3, 10)
-
-
-def test_one_more_sale_makes_the_group_due():
-    assert c.group_due(31, 100)
-    assert c.group_due(4, 10)
-
-
 def test_project_without_units_is_never_due():
     assert not c.group_due(0, 0)
-
-
-@pytest.mark.parametrize('members, warned', [(4, True), (5, False), (10, False), (11, True), (0, True)])
-def test_group_size_warning_outside_five_to_ten(members, warned):
-    warning = c.group_size_warning(members)
-    assert (warning is not None) == warned
-    if warned:
-        assert f'{members}人' in warning and '5-10人' in warning
 
 
 def test_member_active_from_joining_until_leaving():
