@@ -289,7 +289,7 @@ def test_details_page_shows_history(make, projects, client_as):
 @pytest.mark.parametrize('field,value,message', [
     ('room', '', '必填'),
     ('floor', '十二', '整数'),
-    ('contract_area', 'abc', '小数'),
+    ('contract_area', 'abc', '不是有效的数字'),
 ])
 def test_bad_unit_input_shows_chinese_message(projects, client_as, field, value, message):
     response = client_as('clerk').post_form('/admin/unit/new/',
@@ -307,7 +307,7 @@ def test_bad_date_shows_chinese_message(make, projects, client_as):
         'sign_date': '2024-13-45', 'total_price': '1000000', 'payment_method': '一次性',
         'filing_status': '未备案', 'certificate_status': '未办'})
     assert response.status_code == 200
-    assert '日期' in response.get_data(as_text=True)
+    assert '日期格式不正确：「2024-13-45」不是有效日期' in response.get_data(as_text=True)
     assert Contract.select().count() == 0
 
 

@@ -148,8 +148,10 @@ class RegisterView(ModelView):
         self.column_default_sort = list(getattr(meta, 'default_sort', ())) or [('id', True)]
         self.column_filters = self._derive_filters(model)
         readonly = set(getattr(meta, 'readonly', ()))
-        self.form_columns = [n for n in meta.sorted_field_names
-                             if n not in ('id',) + Register.AUDIT_FIELDS and n not in readonly]
+        # Inherited fields sort first; the project leads, remarks close the form.
+        names = [n for n in meta.sorted_field_names
+                 if n not in ('id', 'remarks') + Register.AUDIT_FIELDS and n not in readonly]
+        self.form_columns = names + (['remarks'] if 'remarks' in meta.fields else [])
         self.form_ajax_refs = self._derive_ajax_refs(model)
         self.column_formatters = dict(self._fk_formatters(model),
                                       **_declared(self, 'column_formatters'))
@@ -375,6 +377,12 @@ class RegisterView(ModelView):
             if not current_user.can(power) and name in form:
                 del form[name]
 
+    def validate_form(self, form):
+        ok = super().validate_form(form)
+        if not ok:
+            _explain_unparsed(form)
+        return ok
+
     def create_form(self, obj=None):
         form = super().create_form(obj)
         self._restrict_choices(form)
@@ -532,6 +540,25 @@ class RegisterView(ModelView):
         if not current_user.can('history'):
             return []
         return list(row.history().limit(200))
+
+
+def _explain_unparsed(form):
+    """wtf-peewee's required check hides why a typed value was rejected (2024-13-45 becomes
+    "required"): say what is wrong with the value instead."""
+    from wtforms import fields as wf
+    for field in form:
+        raw = [v for v in (getattr(field, 'raw_data', None) or []) if isinstance(v, str) and v.strip()]
+        if not raw or field.data not in (None, '') or not field.errors:
+            continue
+        if isinstance(field, (wf.DateField, wf.DateTimeField)):
+            hint = '日期格式不正确：「%s」不是有效日期，应为 YYYY-MM-DD（如 2026-03-05）。' % raw[0]
+        elif isinstance(field, wf.IntegerField):
+            hint = '「%s」不是整数，请填写数字。' % raw[0]
+        elif isinstance(field, (wf.DecimalField, wf.FloatField)):
+            hint = '「%s」不是有效的数字。' % raw[0]
+        else:
+            continue
+        field.errors = [hint]
 
 
 def _declared(view, name):
