@@ -5,7 +5,7 @@ The rules live in rules/handover.py; this module gathers contract facts and rost
 """
 import datetime
 from decimal import Decimal
-from types import SimpleNamespace
+from collections import namedtuple
 
 from peewee import (JOIN, BooleanField, CharField, DateField, DateTimeField, DecimalField,
                     ForeignKeyField, IntegerField)
@@ -213,54 +213,45 @@ class HandoverEntry(ProjectRegister):
         """Every live roster row of a project as light records, in unit order.
 
         The daily report reads the whole roster on every request, so the rows are fetched as
-        plain tuples (one query, no model hydration) and converted here; each record carries the
-        roster fields the report rules read, plus unit_label, owner_name and owner_phone.
+        plain tuples (one query, no model hydration) and only their dates are converted; each
+        record carries the roster fields the report rules read, plus unit_label, owner_name and
+        owner_phone.
         """
         fields = [cls._meta.fields[n] for n in cls.ROSTER_FIELDS]
         query = (cls.select(*fields, Unit.building, Unit.entrance, Unit.room, Owner.name, Owner.phone)
                  .join(Unit, on=(cls.unit == Unit.id))
                  .switch(cls).join(Owner, JOIN.LEFT_OUTER, on=(cls.owner == Owner.id))
                  .where((cls.project == project_id) & cls.deleted_at.is_null()))
-        converters = [_converter(f) for f in fields]
+        # SQLite hands dates back as ISO text, PostgreSQL as dates: convert text only.
+        dated = [(i, _as_datetime if isinstance(f, DateTimeField) else _as_date)
+                 for i, f in enumerate(fields) if isinstance(f, (DateField, DateTimeField))]
+        width = len(fields)
         rows = []
         for raw in cls._meta.database.execute_sql(*query.sql()):
-            record = RosterRecord(**{f.name: convert(value) for f, convert, value
-                                     in zip(fields, converters, raw)})
-            building, entrance, room, record.owner_name, record.owner_phone = raw[len(fields):]
-            record.unit_label = '%s-%s-%s' % (building, entrance, room)
-            record.sort_key = (building, entrance, (len(room), room))
-            rows.append(record)
+            values = list(raw[:width])
+            for i, convert in dated:
+                value = values[i]
+                if value.__class__ is str:
+                    values[i] = convert(value)
+            building, entrance, room, owner_name, owner_phone = raw[width:]
+            values += [owner_name, owner_phone, '%s-%s-%s' % (building, entrance, room),
+                       (building, entrance, len(room), room)]
+            rows.append(RosterRecord._make(values))
         rows.sort(key=lambda r: r.sort_key)
         return rows
 
 
-class RosterRecord(SimpleNamespace):
-    """One roster row as the reports read it (see HandoverEntry.roster_rows)."""
+# One roster row as the reports read it (see HandoverEntry.roster_rows).
+RosterRecord = namedtuple('RosterRecord', HandoverEntry.ROSTER_FIELDS + (
+    'owner_name', 'owner_phone', 'unit_label', 'sort_key'))
 
 
-def _as_date(value):
-    if value is None or isinstance(value, datetime.date):
-        return value.date() if isinstance(value, datetime.datetime) else value
-    return datetime.date.fromisoformat(str(value)[:10])
+def _as_date(text):
+    return datetime.date.fromisoformat(text[:10])
 
 
-def _as_datetime(value):
-    if value is None or isinstance(value, datetime.datetime):
-        return value
-    return datetime.datetime.fromisoformat(str(value))
-
-
-def _converter(field):
-    # SQLite hands back text, PostgreSQL typed values: both end up as Python dates and numbers.
-    if isinstance(field, DateTimeField):
-        return _as_datetime
-    if isinstance(field, DateField):
-        return _as_date
-    if isinstance(field, BooleanField):
-        return lambda v: None if v is None else bool(v)
-    if isinstance(field, DecimalField):
-        return lambda v: None if v is None else Decimal(str(v))
-    return lambda v: v
+def _as_datetime(text):
+    return datetime.datetime.fromisoformat(text)
 
 
 DATE_DERIVED = ('notice_due_on', 'phone_due_on', 'late_days', 'late_penalty')
