@@ -261,7 +261,7 @@ def _index_for(model, deadline, name='due_index'):
     return ModelIndex(model, columns, name=name, where=where, safe=True)
 
 
-def _inlined(sql, params):
+def inline_sql(sql, params):
     from models.base import db
     marker = db.param
     parts = sql.split(marker)
@@ -283,7 +283,7 @@ def open_condition(model, deadline):
     if key not in _OPEN_SQL:
         from models.base import db
         sql, params = db.get_sql_context().sql(_index_for(model, deadline)).query()
-        _OPEN_SQL[key] = _inlined(sql.split(') WHERE ', 1)[1], params)
+        _OPEN_SQL[key] = inline_sql(sql.split(') WHERE ', 1)[1], params)
     return SQL(_OPEN_SQL[key])
 
 
@@ -295,10 +295,10 @@ def due_indexes():
     wanted = {}
     for model, deadline in register_deadlines():
         sql, params = db.get_sql_context().sql(_index_for(model, deadline)).query()
-        digest = hashlib.sha1(_inlined(sql, params).encode('utf-8')).hexdigest()[:10]
+        digest = hashlib.sha1(inline_sql(sql, params).encode('utf-8')).hexdigest()[:10]
         name = 'due_ix_%s_%s' % (model._meta.table_name[:30], digest)
         sql, params = db.get_sql_context().sql(_index_for(model, deadline, name)).query()
-        wanted[(model._meta.table_name, name)] = _inlined(sql, params)
+        wanted[(model._meta.table_name, name)] = inline_sql(sql, params)
     return wanted
 
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from flask import Blueprint, abort, jsonify, request
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
-from peewee import Case, fn
+from peewee import SQL, Case, ModelIndex, fn
 
 from models.base import db
 from models.master import Project
@@ -409,36 +409,83 @@ def index():
     return render_page('home.html', cards=cards, today=today, title='首页')
 
 
-def punch_burndown(issue_model, project_id, today):
-    """Open punch-list issues per round over time: found up to each day minus settled by then.
+def _settled_on(i):
+    """The day an issue was settled: verified (已关闭), decided (让步接收/不整改), else rectified."""
+    return fn.COALESCE(i.verified_on, i.decision_approved_on, i.rectified_on, i.found_on)
 
-    Settled on: verified_on for 已关闭, decision_approved_on for 让步接收/不整改 (rules.delivery).
-    """
+
+def burndown_indexes(i):
+    """Two partial indexes the burn-down reads instead of the table: issues found per round and
+    day, and issues settled per round and day. A million-row punch list is then grouped from
+    the indexes alone."""
     from rules import delivery as rules
+    live = i.deleted_at.is_null()
+    # `found_on IS NOT NULL` keeps the first index out of reach of the deadline counts, which
+    # do not say it: without table statistics SQLite would otherwise take it for them.
+    return (ModelIndex(i, (i.project, i.round, i.found_on), name='board_ix_issue_found_v2',
+                       where=live & i.found_on.is_null(False), safe=True),
+            ModelIndex(i, (i.project, i.round, _settled_on(i)), name='board_ix_issue_settled',
+                       where=live & i.status.in_(rules.SETTLED_STATUSES), safe=True))
+
+
+def _index_where(index):
+    """The partial index's WHERE as SQL text with its constants written out: SQLite uses a
+    partial index only when the query repeats that WHERE with the same constants."""
+    sql, params = db.get_sql_context().sql(index).query()
+    return SQL(engine.inline_sql(sql.split(') WHERE ', 1)[1], params))
+
+
+def install_burndown_indexes():
+    """init-db hook (models.schema.SCHEMA_HOOKS): build the burn-down's indexes; idempotent."""
+    import logging
+    issues = _reg('inspection_issue')
+    if issues is None:
+        return
+    for index in burndown_indexes(issues):
+        sql, params = db.get_sql_context().sql(index).query()
+        try:
+            with db.atomic():
+                db.execute_sql(engine.inline_sql(sql, params))
+        except Exception as exc:   # peewee's OperationalError / ProgrammingError, by backend
+            logging.getLogger(__name__).warning('burn-down index not built: %s', exc)
+
+
+def _register_schema_hook():
+    from models import schema
+    if install_burndown_indexes not in schema.SCHEMA_HOOKS:
+        schema.SCHEMA_HOOKS.append(install_burndown_indexes)
+
+
+_register_schema_hook()
+
+
+def punch_burndown(issue_model, project_id, today):
+    """Open punch-list issues per round over time: found up to each day minus settled by then."""
     i = issue_model
+    found_index, settled_index = burndown_indexes(i)
     rounds = {}
     found = (i.select(i.round, i.found_on, fn.COUNT(i.id))
-             .where(i.deleted_at.is_null() & (i.project == project_id) & i.found_on.is_null(False))
+             .where(_index_where(found_index) & (i.project == project_id))
              .group_by(i.round, i.found_on).tuples())
     for round_id, day, n in found:
         rounds.setdefault(round_id, {}).setdefault(day, 0)
         rounds[round_id][day] += n
-    settled_on = fn.COALESCE(i.verified_on, i.decision_approved_on, i.rectified_on, i.found_on)
+    settled_on = _settled_on(i)
     settled = (i.select(i.round, settled_on, fn.COUNT(i.id))
-               .where(i.deleted_at.is_null() & (i.project == project_id) &
-                      i.status.in_(rules.SETTLED_STATUSES))
+               .where(_index_where(settled_index) & (i.project == project_id))
                .group_by(i.round, settled_on).tuples())
     for round_id, day, n in settled:
         if isinstance(day, str):
             day = datetime.date.fromisoformat(day[:10])
         rounds.setdefault(round_id, {}).setdefault(day, 0)
         rounds[round_id][day] -= n
-    names = {}
+    names, order = {}, {}
     round_model = i._meta.fields['round'].rel_model
     for r in round_model.select().where(round_model.id.in_([k for k in rounds if k] or [0])):
         names[r.id] = r.round_no
+        order[r.id] = getattr(r, 'round_number', None) or 9
     curves = []
-    for round_id in sorted(rounds, key=lambda k: names.get(k, '~')):
+    for round_id in sorted(rounds, key=lambda k: (order.get(k, 10), names.get(k, ''))):
         running, points = 0, []
         for day in sorted(rounds[round_id]):
             if day > today:
