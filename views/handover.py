@@ -1,6 +1,7 @@
-"""交付 views: the roster's generation, 每日交房日报表 (screen and Excel), the +3 list of units not
-taken and the +15 summary statistics — all computed by rules/handover.py from the roster rows,
-so the screen, the Excel file and the roster always agree.
+"""交付 views: the roster's generation and its day-routine bulk actions (notices mailed, owners
+phoned, arrivals), 每日交房日报表 (screen and Excel, each figure linked to its roster rows), the +3
+list of units not taken and the +15 summary statistics — all computed by rules/handover.py from
+the roster rows, so the screen, the Excel file and the roster always agree.
 """
 import datetime
 import io
@@ -84,35 +85,23 @@ class HandoverEntryView(RegisterView):
                       'arrived': 'edit'}
 
     # ------------------------------------------------------------------ the day's routine, in bulk
+    def _record(self, ids, field, value, verb):
+        """Set `field` to `value` on the selected rows that have none yet, row by row."""
+        rows = [r for r in self.scoped_rows(ids) if getattr(r, field) is None]
+        done, refused = apply_each(rows, lambda row: setattr(row, field, value))
+        flash_outcome(verb, done, refused, skipped=len(ids) - len(rows))
+
     @action('notice_mailed', '登记通知书今日寄出', '确定登记选中业主的《交付通知书》今天已寄出吗？')
     def action_notice_mailed(self, ids):
-        today = datetime.date.today()
-        rows = [r for r in self.scoped_rows(ids) if not r.notice_mailed_on]
-
-        def change(row):
-            row.notice_mailed_on = today
-        done, refused = apply_each(rows, change)
-        flash_outcome('已登记寄出', done, refused, skipped=len(ids) - len(rows))
+        self._record(ids, 'notice_mailed_on', datetime.date.today(), '已登记寄出')
 
     @action('phoned', '登记今日已电话通知', '确定登记选中业主今天已电话通知吗？')
     def action_phoned(self, ids):
-        today = datetime.date.today()
-        rows = [r for r in self.scoped_rows(ids) if not r.phoned_on]
-
-        def change(row):
-            row.phoned_on = today
-        done, refused = apply_each(rows, change)
-        flash_outcome('已登记电话通知', done, refused, skipped=len(ids) - len(rows))
+        self._record(ids, 'phoned_on', datetime.date.today(), '已登记电话通知')
 
     @action('arrived', '登记到场（现在）', '确定登记选中业主现在已到场吗？')
     def action_arrived(self, ids):
-        moment = now()
-        rows = [r for r in self.scoped_rows(ids) if not r.arrived_at]
-
-        def change(row):
-            row.arrived_at = moment
-        done, refused = apply_each(rows, change)
-        flash_outcome('已登记到场', done, refused, skipped=len(ids) - len(rows))
+        self._record(ids, 'arrived_at', now(), '已登记到场')
 
     # ------------------------------------------------------------------ roster
     @expose('/generate/', methods=('GET', 'POST'))
