@@ -15,7 +15,6 @@ MAIN_PAGES = (
     ('clerk', '/admin/inspection_issue/new/'),
     ('clerk', '/unit/1'),
     ('clerk', '/admin/handover_entry/daily/'),
-    ('clerk', '/due?days=3'),
 )
 # The WCAG 2.1 A/AA rules (axe's "best-practice" rules, such as landmarks, are left out).
 WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']
