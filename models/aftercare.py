@@ -9,7 +9,7 @@ from peewee import (BooleanField, CharField, DateField, DecimalField, ForeignKey
                     IntegerField, TextField)
 
 from models.base import AttachmentField, Deadline, choices
-from models.master import Contractor, Department, Owner, ProjectRegister, Unit
+from models.master import Contractor, Department, Owner, Project, ProjectRegister, Unit
 from rules import aftercare as rules
 
 STAGE = '交付后'
@@ -26,6 +26,7 @@ COMPENSATION_KINDS = choices('现金赔付', '物业费减免', '维修代偿', 
 RECTIFICATION_STATUSES = choices('无问题', '待整改', '整改中', '已整改')
 SURVEY_KINDS = choices('签约满意度回访', '交付回访', '维修回访', '年度回访')
 SURVEYORS = choices('营销代理', '第三方')
+
 
 def _today():
     return datetime.date.today()
@@ -55,10 +56,6 @@ class ProjectFromParent:
         project_id = self.__data__.get('project')
         if actor is not None and project_id is not None and not actor.may_see_project(project_id):
             yield self.parent_field, '「%s」不属于您负责的项目。' % self.label(self.parent_field)
-
-
-def _delivered_on(project):
-    return project.delivery_date if project is not None else None
 
 
 class RepairOrder(ProjectRegister):
@@ -99,17 +96,19 @@ class RepairOrder(ProjectRegister):
     def __str__(self):
         return '%s %s' % (self.reported_on or '', (self.description or '')[:20])
 
-    def derive(self):
-        self.source = rules.repair_source(self.source, self.reported_on, _delivered_on(self.project_or_none()))
+    def delivered_on(self):
+        """The project's handover day (actual, else contracted): the 3-month window starts there."""
+        project = Project.get_or_none(Project.id == self.__data__.get('project'))
+        return project.delivery_date if project is not None else None
 
-    def project_or_none(self):
-        return self.project if self.__data__.get('project') else None
+    def derive(self):
+        self.source = rules.repair_source(self.source, self.reported_on, self.delivered_on())
 
     def problems(self, actor):
         yield from super().problems(actor)
         yield from rules.repair_problems(
             source=self.source, reported_on=self.reported_on,
-            delivered_on=_delivered_on(self.project_or_none()), deadline=self.deadline,
+            delivered_on=self.delivered_on(), deadline=self.deadline,
             completed_on=self.completed_on, closed=self.closed, satisfaction=self.satisfaction,
             revisited_on=self.revisited_on)
 

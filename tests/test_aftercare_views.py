@@ -214,7 +214,7 @@ def test_bad_date_gets_a_message_and_nothing_saved(client_as, projects):
         'reported_on': '2026-02-27', 'description': '门锁坏', 'category': '门窗', 'contractor': '__None',
         'deadline': '2026-02-30', 'completed_on': '', 'satisfaction': '__None', 'revisited_on': '', 'remarks': ''})
     assert response.status_code == 200
-    assert '不是有效的日期值' in text(response)
+    assert '日期格式不正确' in text(response)
     assert RepairOrder.select().count() == 0
 
 
