@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from portal_ui import bulk_action, expect_flash, list_rows, menu_bar, row_with
+from portal_ui import bulk_action, expect_flash, list_rows
 
 OTHER = '合肥·滨湖印象'          # a demo project the clerk and the supervisor do not serve
 
@@ -18,7 +18,7 @@ def first_id_in_other_project(page, login, table):
     return int(re.search(r'id=(\d+)', href).group(1))
 
 
-def test_clerk_typing_the_address_of_another_projects_unit_is_told_not_found(page, login, browser, portal):
+def test_clerk_typing_the_address_of_another_projects_unit_is_told_not_found(page, login):
     unit_id = first_id_in_other_project(page, login, 'unit')
     page.context.clear_cookies()
     login(page, 'clerk')

@@ -44,6 +44,16 @@ def test_dashboard_at_the_office_and_on_a_tablet(page, login, shot, browser, por
         tablet.close()
 
 
+def test_register_list_with_filters(page, login, shot):
+    login(page, 'clerk')
+    page.goto('/admin/inspection_issue/?page_size=20')
+    add_filter(page, '状态', '等于', '整改中')
+    statuses = {t.strip() for t in list_rows(page).locator('td.col-status').all_inner_texts()}
+    assert statuses == {'整改中'}, statuses
+    shot(page, 'register-list-filters')
+    assert fits_the_width(page)
+
+
 def test_register_list_on_a_tablet(login, shot, browser, portal):
     tablet = new_context(browser, portal, viewport=TABLET, has_touch=True, is_mobile=True)
     try:
