@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_list.py            # 10,000, 100,000 and 1,000,000 rows
     .venv/bin/python benchmarks/bench_list.py --quick    # 10,000 rows only (CI)
     .venv/bin/python benchmarks/bench_list.py --sizes 10000,200000 --runs 7 --keep /tmp/bench
+    .venv/bin/python benchmarks/bench_list.py --keep /tmp/bench --reuse   # measure again, no rebuild
 
 The register is `inspection_issue` (the punch list) when models/delivery.py defines it, else
 `contract`. For each size a fresh SQLite database gets the rows (fixed seed, one prepared INSERT
@@ -299,12 +300,13 @@ def queries(client, url):
     return counter.count
 
 
-def measure_size(size, runs, workdir):
+def measure_size(size, runs, workdir, reuse=False):
     from app import create_app
     from models.base import db
     path = os.path.join(workdir, 'bench_%d.db' % size)
+    reuse = reuse and os.path.exists(path)
     for suffix in ('', '-wal', '-shm'):
-        if os.path.exists(path + suffix):
+        if not reuse and os.path.exists(path + suffix):
             os.unlink(path + suffix)
     app = create_app({'TESTING': True, 'KEFU_DATABASE_URL': 'sqlite:///' + path,
                       'SECRET_KEY': 'bench', 'KEFU_PASSWORD_METHOD': 'pbkdf2:sha256:1000'})
@@ -316,7 +318,12 @@ def measure_size(size, runs, workdir):
                                           url='/plain/list')
     admin.add_view(plain)
     with app.app_context():
-        generated, indexed = build(path, size, model)
+        if reuse:   # a database an earlier run built (--keep DIR --reuse): same seed, same rows
+            db.connect(reuse_if_open=True)
+            assert model.select().count() == size, 'the kept database holds another size'
+            generated = indexed = float('nan')
+        else:
+            generated, indexed = build(path, size, model)
     if not db.is_closed():
         db.close()
     client = app.test_client()
@@ -377,6 +384,8 @@ def main(argv=None):
     parser.add_argument('--sizes', default='10000,100000,1000000')
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--keep', default=None, help='directory for the databases (kept)')
+    parser.add_argument('--reuse', action='store_true',
+                        help='measure the databases already in --keep instead of building them')
     args = parser.parse_args(argv)
     sizes = [10000] if args.quick else [int(s) for s in args.sizes.split(',')]
     workdir = args.keep or tempfile.mkdtemp(prefix='kefu_bench_')
@@ -384,7 +393,7 @@ def main(argv=None):
     results, table = [], None
     try:
         for size in sizes:
-            res, table = measure_size(size, args.runs, workdir)
+            res, table = measure_size(size, args.runs, workdir, reuse=args.reuse and bool(args.keep))
             results.append(res)
             print(report(results[-1:], table).split('\n', 3)[-1] if len(results) > 1 else
                   report(results, table), flush=True)
