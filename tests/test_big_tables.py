@@ -233,6 +233,21 @@ def test_pages_of_a_frequent_term_are_the_rows_like_finds(app, client_as, projec
         assert seen == expected, term
 
 
+def test_a_descending_sort_is_the_reverse_of_the_ascending_one(app, client_as, projects):
+    """Ties of a chosen column keep the declared order; descending reverses the whole list."""
+    app.config['KEFU_EXACT_COUNT_LIMIT'] = 30
+    add_owners(projects['mine'], 40)
+    add_owners(projects['other'], 40, start=40)
+    admin = client_as('admin')
+    view = next(v for v in app.extensions['admin'][0]._views if getattr(v, 'endpoint', '') == 'owner')
+    sort = [c for c, _ in view._list_columns].index('project')
+    up = walk_keyset(admin, 'owner', list_page(admin, 'owner', page_size=20, sort=sort))
+    down = walk_keyset(admin, 'owner', list_page(admin, 'owner', page_size=20, sort=sort, desc=1))
+    expected = [o.id for o in Owner.select().order_by(Owner.project.asc(), Owner.name.asc(),
+                                                      Owner.id.asc())]
+    assert up == expected and down == expected[::-1]
+
+
 def test_a_token_of_another_search_is_ignored(app, client_as, projects):
     app.config['KEFU_EXACT_COUNT_LIMIT'] = 30
     add_owners(projects['mine'], 90)

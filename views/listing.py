@@ -109,19 +109,27 @@ def apply_filters(view, query, filters):
 
 
 def list_order(view, sort_column, sort_desc):
-    """[(field, descending)] of the list: the chosen or declared sort, then id."""
-    if sort_column is not None:
-        order = [(view._sortable_columns[sort_column], bool(sort_desc))]
-    else:
-        order = list(view._get_default_order() or [])
-    resolved = []
-    for column, desc in order:
-        fld = getattr(view.model, column) if isinstance(column, str) else column
-        resolved.append((fld, bool(desc)))
+    """[(field, descending)] of the list: the chosen column, then the declared sort, then id.
+
+    Ties of a chosen column keep the declared order, and a descending sort is the exact
+    reverse of the ascending one, so both read the index derived for that column (its
+    filter index: column, default sort, id) forwards or backwards, never sort the table.
+    """
+    def resolve(column):
+        return getattr(view.model, column) if isinstance(column, str) else column
+
     pk = view.model._meta.primary_key
-    if not any(f is pk for f, _ in resolved):
-        resolved.append((pk, resolved[-1][1] if resolved else True))
-    return resolved
+    default = [(resolve(c), bool(d)) for c, d in (view._get_default_order() or [])]
+    if not any(f is pk for f, _ in default):
+        default.append((pk, default[-1][1] if default else True))
+    if sort_column is None:
+        return default
+    chosen = resolve(view._sortable_columns[sort_column])
+    desc = bool(sort_desc)
+    natural = next((d for f, d in default if f is chosen), False)
+    flip = desc != natural
+    tail = [(f, d != flip) for f, d in default if f is not chosen]
+    return [(chosen, desc)] + tail
 
 
 def _order_clauses(order, reverse=False):
