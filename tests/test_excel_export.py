@@ -8,8 +8,7 @@ from decimal import Decimal
 import openpyxl
 from flask_admin.contrib.peewee import filters as pf
 
-from models.base import ChangeLog, ExportLog
-from models.master import Unit
+from models.base import ExportLog
 
 MALICIOUS = ('=HYPERLINK("http://evil.example/x","点我")', '+1', '-1+2', '@SUM(A1)',
              '=1+1', '\t=cmd|\' /C calc\'!A0')

@@ -8,8 +8,8 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from models.base import ChangeLog, ExportLog, db
-from models.master import Contract, Owner, Unit
+from models.base import ChangeLog, db
+from models.master import Contract, Unit
 
 UNIT_HEADER = ['项目', '楼栋', '单元', '房号', '楼层', '户型', '特殊户型', '合同面积(㎡)', '状态']
 

@@ -116,10 +116,12 @@ def parse_date(value):
         if 1 <= value < 2958466:     # Excel's own range (1900-01-01 … 9999-12-31)
             from openpyxl.utils.datetime import from_excel
             try:
-                return from_excel(value).date() if isinstance(from_excel(value), datetime.datetime) \
-                    else from_excel(value)
+                value = from_excel(value)
             except (ValueError, OverflowError, TypeError):
                 return None
+            if isinstance(value, datetime.datetime):
+                return value.date()
+            return value if isinstance(value, datetime.date) else None
         return None
     text = cell_text(value)
     for pattern in _DATE_PATTERNS:
@@ -393,7 +395,6 @@ class Importer:
     def parse(self, name, raw):
         """(value, error) of one non-empty cell; foreign keys stay text until the project is known."""
         fld = self.fields[name]
-        label = self.labels[name]
         if isinstance(fld, ForeignKeyField):
             return cell_text(raw), None
         if fld.choices:
@@ -437,7 +438,6 @@ class Importer:
         if isinstance(fld, CharField) and '\n' in text and not isinstance(fld, TextField):
             text = ' '.join(text.split())
         return text, None
-        # (labels are attached by the caller; `label` kept for symmetry with messages above)
 
     # ---------------------------------------------------------------- natural key
     def _norm(self, name, value):
@@ -528,8 +528,7 @@ class Importer:
     # ---------------------------------------------------------------- rows
     def read_values(self, row_no, cells, mapping, report):
         """{field: value} of one row, or None after reporting its errors."""
-        values, present, bad = {}, set(mapping.values()), False
-        texts = {}
+        values, present, bad, texts = {}, set(mapping.values()), False, {}
         for index, name in mapping.items():
             raw = cells[index] if index < len(cells) else None
             if empty(raw):
