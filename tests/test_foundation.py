@@ -354,3 +354,9 @@ def test_clerk_cannot_change_project_dates(projects, client_as):
         'stage': '在售', 'launch_date': '2020-01-01'})
     assert response.status_code == 403
     assert Project.get_by_id(project.id).launch_date == project.launch_date
+
+
+def test_failed_save_flash_is_chinese(projects, client_as):
+    page = client_as('clerk').post_form('/admin/unit/new/', unit_form(projects['mine'], room='')
+                                        ).get_data(as_text=True)
+    assert 'Failed to create record' not in page and '保存失败' in page

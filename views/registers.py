@@ -1,6 +1,7 @@
 """Builds the admin: one RegisterView per register, derived from its declaration, plus the
 change log, the recycle bin and user management."""
 import importlib
+import os
 import json
 import pkgutil
 
@@ -424,12 +425,37 @@ def _custom_views():
 CATEGORY_ORDER = ('基础数据', '风险控制', '交付前', '交付', '交付后', '业主沟通')
 
 
+def _add_portal_translations(path):
+    """Chinese for the few Flask-Admin strings its catalogue lacks ("Failed to create record.").
+
+    Flask-Admin adds `Admin(translations_path=…)` only while one of its views is current, and
+    Flask-Babel caches the first catalogue it builds per locale, so the portal's catalogue is made
+    part of Flask-Admin's domain for good."""
+    from flask_admin import babel as admin_babel
+    domain = admin_babel.domain
+    base = type(domain)
+    if getattr(base, 'portal_path', None) == path:
+        return
+
+    class PortalDomain(base):
+        portal_path = path
+
+        @property
+        def translation_directories(self):
+            return [path] + [d for d in super().translation_directories if d != path]
+
+    domain.__class__ = PortalDomain
+    domain.cache.clear()
+
+
 def build_admin(app):
     from views.security import csp_nonce
     modules = discover_view_modules()
     admin = Admin(app, name='客服台账', url='/admin', index_view=HomeIndexView(url='/admin'),
                   theme=Bootstrap4Theme(base_template='portal_master.html', fluid=True),
                   csp_nonce_generator=csp_nonce)
+    _add_portal_translations(os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), 'translations'))
     admin.add_link(MenuLink(name='首页', url='/'))
     custom = _custom_views()
     registers = sorted(all_registers(), key=lambda m: (
