@@ -6,7 +6,7 @@ injected script, so the scan runs in a tab that bypasses CSP; every other test r
 """
 import pytest
 
-from conftest import AXE, new_context
+from .harness import AXE, new_context, sign_in
 
 MAIN_PAGES = (
     ('anonymous', '/login'),
@@ -64,7 +64,7 @@ def _sign_in(tab, role, portal):
     if state is not None:
         tab.context.add_cookies(state['cookies'])
         return
-    from conftest import sign_in
+    from .harness import sign_in
     sign_in(tab, role, portal.password)
     portal.sessions[role] = tab.context.storage_state()
 

@@ -4,8 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
-from conftest import new_context, sign_in
-from portal_ui import expect_flash, stamp
+from .harness import new_context, sign_in
+from .portal_ui import expect_flash, stamp
 
 FIRST_PASSWORD = 'Kefu-Start-2026!q'
 OWN_PASSWORD = 'Kefu-Mine-2026!zx'

@@ -3,8 +3,8 @@ finds nothing on any page that would change a record."""
 import pytest
 from playwright.sync_api import expect
 
-from conftest import new_context
-from portal_ui import (add_filter, bulk_action, changing_controls, expect_flash, list_rows,
+from .harness import new_context
+from .portal_ui import (add_filter, bulk_action, changing_controls, expect_flash, list_rows,
                        menu_bar, new_issue, open_workbook, stamp)
 
 READ_PAGES = ('/admin/inspection_issue/?page_size=20', '/admin/owner/?page_size=20',

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from portal_ui import (add_filter, bulk_action, edit_row, expect_flash, header_index, list_rows,
+from .portal_ui import (add_filter, bulk_action, edit_row, expect_flash, header_index, list_rows,
                        menu_bar, new_issue, open_workbook, row_with, save_form, sheet_rows, stamp)
 
 

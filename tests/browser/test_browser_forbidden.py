@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from portal_ui import bulk_action, expect_flash, list_rows
+from .portal_ui import bulk_action, expect_flash, list_rows
 
 OTHER = '合肥·滨湖印象'          # a demo project the clerk and the supervisor do not serve
 

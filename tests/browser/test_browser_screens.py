@@ -4,8 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
-from conftest import TABLET, new_context
-from portal_ui import add_filter, expect_flash, list_rows, menu_bar
+from .harness import TABLET, new_context
+from .portal_ui import add_filter, expect_flash, list_rows, menu_bar
 
 
 def fits_the_width(page):

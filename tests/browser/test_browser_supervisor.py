@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from portal_ui import (edit_row, expect_flash, new_issue, row_with, save_form, stamp)
+from .portal_ui import (edit_row, expect_flash, new_issue, row_with, save_form, stamp)
 
 
 def test_supervisor_approves_a_concession_and_is_named_as_approver(page, login):
