@@ -641,6 +641,8 @@ def quality_group_due(projects, today, flt):
     from models.master import Contract, Unit
     from rules import communication as comm
     for project in projects:
+        if project.stage in comm.DELIVERED_STAGES:     # the group is for projects still building
+            continue
         total = Unit.live().where(Unit.project == project.id).count()
         sold = Unit.live().where((Unit.project == project.id) &
                                  Unit.status.in_(('已售', '已交付'))).count()
@@ -670,7 +672,7 @@ CALLBACK_KEY = 'annual_callback'
 CALLBACK_NAME = '年度顾客回访'
 
 
-def _delivered_units(project_id):
+def delivered_units(project_id):
     from models.master import Unit
     roster = _model('handover_entry')
     if roster is not None:
@@ -697,7 +699,7 @@ def annual_callback_due(projects, today, flt):
         if delivered_on is None:
             continue
         total = Unit.live().where(Unit.project == project.id).count()
-        delivered = _delivered_units(project.id)
+        delivered = delivered_units(project.id)
         if not care.occupancy_exceeds_half(delivered, total):
             continue
         query = surveys.live().where(surveys.project == project.id)

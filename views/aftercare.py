@@ -15,7 +15,7 @@ from models.aftercare import (CallbackSurvey, Compensation, Complaint, Complaint
 from models.base import RuleError
 from models.master import Project, Unit
 from rules import aftercare as rules
-from rules.due import _delivered_units as delivered_units
+from rules.due import delivered_units
 from views.base import RegisterView, badge, scope_query
 from views.pages import render_page
 
