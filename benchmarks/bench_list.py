@@ -13,7 +13,8 @@ admin (every project): the first page, a page filtered by status, pages searched
 a four-character Chinese phrase, and the last page. The same five pages of a plain
 `flask_admin.contrib.peewee.ModelView` over the same table (same columns, search fields, status
 filter and default sort) are timed in the same run. Each figure is the median of `--runs` warm
-requests; queries per page are counted with playhouse.test_utils.count_queries.
+requests, the sizes measured round after round (interleaved) so the machine's load touches all
+alike; queries per page are counted with playhouse.test_utils.count_queries.
 
 Targets (issue 10): at 1,000,000 rows every page of ours ≤ 1.3 × the same page of ours at
 10,000 rows, and ≤ 0.5 × the plain view at 1,000,000 rows for the filtered, searched and last
@@ -300,51 +301,98 @@ def queries(client, url):
     return counter.count
 
 
-def measure_size(size, runs, workdir, reuse=False):
-    from app import create_app
-    from models.base import db
-    path = os.path.join(workdir, 'bench_%d.db' % size)
-    reuse = reuse and os.path.exists(path)
-    for suffix in ('', '-wal', '-shm'):
-        if not reuse and os.path.exists(path + suffix):
-            os.unlink(path + suffix)
-    app = create_app({'TESTING': True, 'KEFU_DATABASE_URL': 'sqlite:///' + path,
-                      'SECRET_KEY': 'bench', 'KEFU_PASSWORD_METHOD': 'pbkdf2:sha256:1000'})
-    model = register_model()
-    admin = app.extensions['admin'][0]
-    ours = next(v for v in admin._views if getattr(v, 'model', None) is model
-                and v.endpoint == model._meta.table_name)
-    plain = plain_view_class(model, ours)(model, name='plain', endpoint='plain_list',
-                                          url='/plain/list')
-    admin.add_view(plain)
-    with app.app_context():
-        if reuse:   # a database an earlier run built (--keep DIR --reuse): same seed, same rows
-            db.connect(reuse_if_open=True)
-            assert model.select().count() == size, 'the kept database holds another size'
-            generated = indexed = float('nan')
-        else:
-            generated, indexed = build(path, size, model)
-    if not db.is_closed():
-        db.close()
-    client = app.test_client()
-    login(client)
-    result = {'size': size, 'generated': generated, 'indexed': indexed, 'pages': {}}
-    our_urls = page_urls(client, '/admin/%s/' % model._meta.table_name, ours, model, True)
-    plain_urls = page_urls(client, '/plain/list/', plain, model, False)
-    exact_url = '/admin/%s/?exact=1' % model._meta.table_name
-    for name in PAGES:
-        ours_cpu, ours_wall = median_ms(client, our_urls[name], runs)
-        plain_cpu, plain_wall = median_ms(client, plain_urls[name], runs)
-        result['pages'][name] = {
-            'ours': ours_cpu, 'plain': plain_cpu, 'ours_wall': ours_wall, 'plain_wall': plain_wall,
-            'ours_queries': queries(client, our_urls[name]),
-            'plain_queries': queries(client, plain_urls[name]),
-            'ours_rows': rows_shown(client, our_urls[name]),
-            'plain_rows': rows_shown(client, plain_urls[name]),
-        }
-    result['exact'] = median_ms(client, exact_url, max(1, runs // 2))[0]
-    result['db_mb'] = sum(os.path.getsize(path + s) for s in ('', '-wal') if os.path.exists(path + s)) / 1e6
-    return result, model._meta.table_name
+class Size:
+    """One register size: its app (own admin with the plain view), database and page URLs."""
+
+    def __init__(self, size, workdir, reuse=False):
+        from app import create_app
+        from models.base import db
+        self.size = size
+        self.path = path = os.path.join(workdir, 'bench_%d.db' % size)
+        reuse = reuse and os.path.exists(path)
+        for suffix in ('', '-wal', '-shm'):
+            if not reuse and os.path.exists(path + suffix):
+                os.unlink(path + suffix)
+        app = create_app({'TESTING': True, 'KEFU_DATABASE_URL': 'sqlite:///' + path,
+                          'SECRET_KEY': 'bench', 'KEFU_PASSWORD_METHOD': 'pbkdf2:sha256:1000'})
+        self.database = db.obj          # create_app pointed the shared proxy at this file
+        model = self.model = register_model()
+        admin = app.extensions['admin'][0]
+        ours = next(v for v in admin._views if getattr(v, 'model', None) is model
+                    and v.endpoint == model._meta.table_name)
+        plain = plain_view_class(model, ours)(model, name='plain', endpoint='plain_list',
+                                              url='/plain/list')
+        admin.add_view(plain)
+        with app.app_context():
+            if reuse:   # a database an earlier run built (--keep DIR --reuse): same seed, same rows
+                db.connect(reuse_if_open=True)
+                assert model.select().count() == size, 'the kept database holds another size'
+                generated = indexed = float('nan')
+            else:
+                generated, indexed = build(path, size, model)
+        if not db.is_closed():
+            db.close()
+        self.client = app.test_client()
+        login(self.client)
+        self.result = {'size': size, 'generated': generated, 'indexed': indexed, 'pages': {},
+                       'samples': {}}
+        self.urls = {'ours': page_urls(self.client, '/admin/%s/' % model._meta.table_name, ours,
+                                       model, True),
+                     'plain': page_urls(self.client, '/plain/list/', plain, model, False)}
+        self.exact_url = '/admin/%s/?exact=1' % model._meta.table_name
+
+    def use(self):
+        """Point the shared database proxy at this size's file (one app serves at a time)."""
+        from models.base import db
+        if not db.is_closed():
+            db.close()
+        db.initialize(self.database)
+        return self
+
+    def time(self, which, name):
+        url = self.urls[which][name]
+        start, start_cpu = time.perf_counter(), time.process_time()
+        response = self.client.get(url)
+        cpu = (time.process_time() - start_cpu) * 1000
+        wall = (time.perf_counter() - start) * 1000
+        assert response.status_code == 200, (url, response.status_code)
+        self.result['samples'].setdefault((which, name), []).append((cpu, wall))
+
+
+def measure(sizes, runs):
+    """Every page of every size, round after round (interleaved), so a change in the machine's
+    load during the run touches all sizes alike; medians of CPU and wall time per page."""
+    for bench in sizes:
+        bench.use()
+        for which in ('ours', 'plain'):
+            for name in PAGES:
+                bench.client.get(bench.urls[which][name])   # warm
+    for _ in range(runs):
+        for bench in sizes:
+            bench.use()
+            for name in PAGES:
+                bench.time('ours', name)
+                bench.time('plain', name)
+    for bench in sizes:
+        bench.use()
+        res, client = bench.result, bench.client
+        for name in PAGES:
+            ours = res['samples'][('ours', name)]
+            plain = res['samples'][('plain', name)]
+            res['pages'][name] = {
+                'ours': statistics.median(c for c, _ in ours),
+                'plain': statistics.median(c for c, _ in plain),
+                'ours_wall': statistics.median(w for _, w in ours),
+                'plain_wall': statistics.median(w for _, w in plain),
+                'ours_queries': queries(client, bench.urls['ours'][name]),
+                'plain_queries': queries(client, bench.urls['plain'][name]),
+                'ours_rows': rows_shown(client, bench.urls['ours'][name]),
+                'plain_rows': rows_shown(client, bench.urls['plain'][name]),
+            }
+        res['exact'] = median_ms(client, bench.exact_url, max(1, runs // 2))[0]
+        res['db_mb'] = sum(os.path.getsize(bench.path + s) for s in ('', '-wal')
+                           if os.path.exists(bench.path + s)) / 1e6
+    return [bench.result for bench in sizes]
 
 
 def report(results, table):
@@ -390,14 +438,13 @@ def main(argv=None):
     sizes = [10000] if args.quick else [int(s) for s in args.sizes.split(',')]
     workdir = args.keep or tempfile.mkdtemp(prefix='kefu_bench_')
     os.makedirs(workdir, exist_ok=True)
-    results, table = [], None
     try:
+        benches = []
         for size in sizes:
-            res, table = measure_size(size, args.runs, workdir, reuse=args.reuse and bool(args.keep))
-            results.append(res)
-            print(report(results[-1:], table).split('\n', 3)[-1] if len(results) > 1 else
-                  report(results, table), flush=True)
-        print('\n' + report(results, table))
+            benches.append(Size(size, workdir, reuse=args.reuse and bool(args.keep)))
+            print('%s rows ready' % format(size, ','), flush=True)
+        results = measure(benches, args.runs)
+        print('\n' + report(results, benches[0].model._meta.table_name))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
