@@ -10,9 +10,8 @@ import secrets
 import sys
 
 import click
-from flask import Flask, g, render_template, request
+from flask import Flask
 from flask_babel import Babel
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from models.base import ROLE_LABELS, ChangeLog, User, db, make_database

@@ -1,7 +1,7 @@
 """基础数据 — master data (REGISTERS.md §1): projects, units, owners, contracts, departments,
 contractors; and `ProjectRegister`, the base of every register that belongs to a project."""
 from peewee import (BooleanField, CharField, DateField, DecimalField, ForeignKeyField,
-                    IntegerField, TextField, fn)
+                    IntegerField, TextField)
 
 from models.base import BaseModel, Register, User, choices
 from rules import master as rules

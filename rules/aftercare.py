@@ -17,24 +17,13 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Iterable, Optional
+from rules.dates import add_months  # noqa: F401  (re-exported for callers)
 
 # ---------------------------------------------------------------------------------------------
 # Calendar arithmetic
 # ---------------------------------------------------------------------------------------------
 
 
-def add_months(day: date, months: int) -> date:
-    """`day` shifted by `months` calendar months, clamped to the end of a shorter month.
-
-    民法典 第二百零二条 counts a period in months or years to "the corresponding day of the last
-    month; where there is no corresponding day, the last day of that month": so 01-31 + 1 month is
-    02-28 (02-29 in a leap year), and 2024-02-29 + 12 months is 2025-02-28.
-    """
-    month_index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(month_index, 12)
-    month += 1
-    last = calendar.monthrange(year, month)[1]
-    return date(year, month, min(day.day, last))
 
 
 def _day_in_year(year: int, month_day: str) -> date:

@@ -5,23 +5,14 @@ Sources: 项目交付管理作业指引 (manual 001), 交付工作指引 4.1–4
 of 客服工作手册-风险控制模块 (manual 000). Manual 004 was garbled by its host site: "企業公司" is the
 property company and "應維修用戶" are the owners due for handover.
 """
-import calendar
 import datetime
 import re
 from dataclasses import dataclass
 from typing import Iterable, Optional
+from rules.dates import add_months  # noqa: F401  (re-exported for callers)
 
 # --------------------------------------------------------------------------- dates
 
-def add_months(day, months):
-    """`day` moved by whole calendar months; a day missing in the target month becomes its last day.
-
-    2027-08-31 − 6 months is 2027-02-28, and 2028-08-31 − 6 months is the leap day 2028-02-29.
-    """
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def fmt(day):

@@ -21,7 +21,7 @@ import hashlib
 import heapq
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from peewee import SQL, Case, ForeignKeyField, ModelIndex, fn
 

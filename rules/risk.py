@@ -8,27 +8,16 @@ The clauses are quoted verbatim from 《客服工作手册-风险控制模块》
 text writes 旳 for 的, 完毕 for 完成, 原则层 for 标准层 and 一种月 for 一个月; we quote it as it stands
 so that an auditor can find the words in the manual.
 """
-import calendar
 import datetime
 import math
 from typing import NamedTuple, Optional
+from rules.dates import add_months  # noqa: F401  (re-exported for callers)
 
 MANUAL = '客服工作手册-风险控制模块'
 
 # --------------------------------------------------------------------------- date arithmetic
 
 
-def add_months(day, months):
-    """`day` moved by whole calendar months, clamped to the last day of the target month.
-
-    "交付前三个月" from 31 May is 28 (or 29) February, not 3 March: a month is a calendar month,
-    and a date that does not exist in the target month falls back to that month's last day.
-    """
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    last = calendar.monthrange(year, month)[1]
-    return datetime.date(year, month, min(day.day, last))
 
 
 def days(n):

@@ -17,13 +17,12 @@ from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee import filters as pf
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
-from flask_admin.model.template import EndpointLinkRowAction
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2 import pass_context
 from markupsafe import Markup, escape
-from peewee import (BooleanField, CharField, DateField, DateTimeField, DecimalField, FloatField,
-                    ForeignKeyField, IntegerField, TextField)
+from peewee import (BooleanField, DateField, DateTimeField, DecimalField, FloatField,
+                    ForeignKeyField, IntegerField)
 from wtforms import FileField, HiddenField
 
 from models.base import AttachmentField, Register, RuleError, StaleError
