@@ -18,6 +18,10 @@ from playhouse.db_url import parse as parse_db_url
 
 db = DatabaseProxy()
 
+# Free text longer than this is no one's typing (and would hold the write lock while it is indexed
+# for search): refused with a message.
+TEXT_MAX_CHARS = 20000
+
 
 # --------------------------------------------------------------------------- database
 
@@ -352,6 +356,8 @@ class Register(BaseModel):
             if isinstance(value, str) and isinstance(fld, CharField) and \
                     fld.max_length and len(value) > fld.max_length:
                 yield name, '「%s」不能超过 %d 个字符。' % (fld.verbose_name or name, fld.max_length)
+            elif isinstance(value, str) and isinstance(fld, TextField) and len(value) > TEXT_MAX_CHARS:
+                yield name, '「%s」不能超过 %d 个字符。' % (fld.verbose_name or name, TEXT_MAX_CHARS)
         # A row may only point at rows of its own project (a unit of another project is refused).
         own_project = self.__data__.get('project') if self.is_project_scoped() else None
         if own_project is not None:

@@ -279,8 +279,6 @@ def test_hostile_text_was_saved_in_the_core_registers():
     assert {'unit', 'owner', 'department', 'contractor'} <= SAVED, sorted(SAVED)
 
 
-@pytest.mark.xfail(strict=True, reason='free text has no length limit yet: the rule belongs in '
-                   'Register.problems (models/base.py), see docs/operations.md')
 def test_ten_megabytes_of_free_text_are_refused_with_a_message(sweep):
     """A 10 MB remark is no one's typing: refused with a message instead of being stored (and
     indexed for search, which holds the write lock for minutes on searched registers)."""

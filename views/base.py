@@ -23,7 +23,9 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 from peewee import (BooleanField, DateField, DateTimeField, DecimalField, FloatField,
                     ForeignKeyField, IntegerField)
-from wtforms import FileField, HiddenField
+from wtforms import HiddenField
+
+from views.uploads import UploadField
 
 from models.base import AttachmentField, Register, RuleError, StaleError
 from rules.master import MASKS
@@ -161,7 +163,7 @@ class RegisterView(ModelView):
                                     if n not in ('deleted_at', 'deleted_by')] + \
             [c for c in self.column_list if c not in meta.fields]
         self.attachment_fields = [n for n, f in meta.fields.items() if isinstance(f, AttachmentField)]
-        self.form_overrides = dict({n: FileField for n in self.attachment_fields},
+        self.form_overrides = dict({n: UploadField for n in self.attachment_fields},
                                    **_declared(self, 'form_overrides'))
         kwargs.setdefault('name', self.name_cn)
         kwargs.setdefault('category', getattr(meta, 'stage', None))
@@ -434,7 +436,10 @@ class RegisterView(ModelView):
             self._attach_problems(form, exc.problems)
             return False
         except Exception as exc:  # database constraints the rules did not foresee
-            from peewee import IntegrityError, DataError
+            from peewee import IntegrityError, DataError, OperationalError
+            if isinstance(exc, OperationalError) and 'locked' in str(exc):
+                flash('系统繁忙，保存未完成，请稍后重试。', 'error')
+                return False
             if isinstance(exc, (IntegrityError, DataError)):
                 current_app.logger.warning('refused save on %s: %s', self.model._meta.table_name, exc)
                 flash('保存失败：数据与已有记录冲突或格式不符（%s）。' % _short(exc), 'error')

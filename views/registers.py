@@ -461,10 +461,9 @@ def build_admin(app):
     registers = sorted(all_registers(), key=lambda m: (
         CATEGORY_ORDER.index(getattr(m._meta, 'stage', '基础数据'))
         if getattr(m._meta, 'stage', None) in CATEGORY_ORDER else 99))
-    from views.uploads import use_upload_fields
     for model in registers:
         view_class = custom.get(model, RegisterView)
-        admin.add_view(use_upload_fields(view_class(model)))
+        admin.add_view(view_class(model))
     admin.add_view(ChangeLogView())
     admin.add_view(ExportLogView())
     admin.add_view(RecycleBinView(name='回收站', category='审计', endpoint='recycle',

@@ -30,15 +30,6 @@ class UploadField(FileField):
         super().__init__(label, validators, **kwargs)
 
 
-def use_upload_fields(view):
-    """Give a register view's attachment fields the UploadField (then rebuild its forms)."""
-    names = getattr(view, 'attachment_fields', ())
-    if names:
-        view.form_overrides = dict(view.form_overrides or {}, **{n: UploadField for n in names})
-        view._refresh_forms_cache()
-    return view
-
-
 def upload_dir():
     path = current_app.config.get('KEFU_UPLOAD_DIR') or os.path.join(current_app.instance_path,
                                                                       'uploads')
