@@ -85,6 +85,14 @@ def browser():
         chromium.close()
 
 
+def pytest_sessionstart(session):
+    """tests/browser/failures/ holds the failures of this run only."""
+    if FAILURES.is_dir():
+        for old in FAILURES.iterdir():
+            if old.name != '.gitignore':
+                old.unlink()
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     report = yield
