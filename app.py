@@ -59,6 +59,7 @@ def create_app(config=None):
         FLASK_ADMIN_SWATCH='default',
         WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
+        SEND_FILE_MAX_AGE_DEFAULT=datetime.timedelta(hours=1),
     )
     if config:
         app.config.update(config)

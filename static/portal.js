@@ -2,6 +2,7 @@
    carry a few inline onclick handlers (bulk actions, delete confirmation); bind them here. */
 (function () {
   'use strict';
+  document.documentElement.setAttribute('lang', 'zh-CN');
   function bind(el) {
     var code = el.getAttribute('onclick') || '';
     el.removeAttribute('onclick');

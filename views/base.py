@@ -158,7 +158,9 @@ class RegisterView(ModelView):
                                       **_declared(self, 'column_formatters'))
         self.column_export_list = self.column_list
         self.form_args = dict(self._form_args(model), **_declared(self, 'form_args'))
-        self.form_widget_args = _declared(self, 'form_widget_args')
+        self.form_widget_args = dict({n: {'data-placeholder': '输入楼栋、房号或名称查找…'}
+                                      for n in self.form_ajax_refs},
+                                     **_declared(self, 'form_widget_args'))
         self.column_details_list = [n for n in meta.sorted_field_names
                                     if n not in ('deleted_at', 'deleted_by')] + \
             [c for c in self.column_list if c not in meta.fields]
@@ -170,6 +172,10 @@ class RegisterView(ModelView):
         kwargs.setdefault('endpoint', meta.table_name)
         kwargs.setdefault('url', '/admin/%s' % meta.table_name)
         super().__init__(model, **kwargs)
+
+    def search_placeholder(self):
+        names = [self.column_labels.get(n, n) for n in self.column_searchable_list]
+        return ('搜索' + '、'.join(names)) if names else None
 
     # ------------------------------------------------------------------ derivation
     @staticmethod

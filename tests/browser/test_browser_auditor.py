@@ -58,7 +58,6 @@ def test_auditor_finds_no_button_that_changes_anything(page, login):
     assert not any(found.values()), found
 
 
-@pytest.mark.xfail(strict=True, reason=DUE_CREATE_LINKS)
 def test_auditor_due_list_offers_nothing_to_create(page, login):
     login(page, 'auditor')
     page.goto('/due')
