@@ -4,6 +4,8 @@ axe.min.js comes from the npm package axe-core (tests/browser/vendor/package.jso
 `npm ci --prefix tests/browser/vendor`). The portal's Content-Security-Policy rightly refuses an
 injected script, so the scan runs in a tab that bypasses CSP; every other test runs under it.
 """
+import os
+
 import pytest
 
 from .harness import AXE, new_context, sign_in
@@ -30,7 +32,10 @@ CONTRAST_FIX = ('Bootstrap 4 colours fail WCAG AA contrast (links and primary bu
 def scans(browser, portal):
     """{(role, path): axe violations}, each page scanned once for all the checks below."""
     if not AXE.exists():
-        pytest.fail('axe-core is not installed: npm ci --prefix tests/browser/vendor')
+        message = 'axe-core is not installed: npm ci --prefix tests/browser/vendor'
+        if os.environ.get('CI'):
+            pytest.fail(message)
+        pytest.skip(message)
     found = {}
     contexts = {}
     try:
