@@ -246,6 +246,8 @@ def main():
                         help='measure the commit on a file of this many rows (default: the same file)')
     parser.add_argument('--no-export', action='store_true', help='measure the import only')
     parser.add_argument('--no-import', action='store_true', help='measure the export only')
+    parser.add_argument('--work', default='/var/tmp',
+                        help='folder for the temporary databases and files (default /var/tmp)')
     parser.add_argument('--child', help=argparse.SUPPRESS)
     parser.add_argument('--db', help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)
@@ -256,7 +258,7 @@ def main():
     sizes = [] if args.no_export else \
         (args.sizes or ([2000, 20000] if args.quick else [100000, 1000000]))
     import_rows = args.import_rows or (2000 if args.quick else 50000)
-    work = tempfile.mkdtemp(prefix='kefu-bench-')
+    work = tempfile.mkdtemp(prefix='kefu-excel-bench-', dir=args.work)
     print('Excel benchmark (seed %d), work folder %s' % (SEED, work))
     if sizes:
         print('\nExport of the unit register (10 columns), portal vs plain xlsxwriter:')
