@@ -131,6 +131,10 @@ def generate_punch_list(rows, seed=7):
         cursor.executemany(sql, batch)
     for _, _, ddl in schema:
         db.execute_sql(ddl)
+    # The loaded rows reach the search tables too, as if typed one by one.
+    from models.delivery import InspectionIssue
+    from models.search import rebuild_sqlite_search
+    rebuild_sqlite_search(InspectionIssue)
     db.execute_sql('ANALYZE')
     return project
 
