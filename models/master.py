@@ -179,7 +179,24 @@ class Unit(ProjectRegister):
                 yield name, '「%s」必须大于 0。' % self.label(name)
 
     def after_save(self, actor, created):
-        Project.get_by_id(self.__data__['project']).refresh_unit_counts()
+        # Counts move by this row's change, so a 50,000-row import does not recount the project
+        # 50,000 times; deletes and restores (rare) recount.
+        sold = ('已售', '已交付')
+        before = getattr(self, '_before_row', None)
+        project_id = self.__data__['project']
+        if self.deleted_at is None and (created or before is not None) and \
+                (created or before.__data__.get('project') == project_id):
+            was_sold = (not created) and before.status in sold
+            d_total = 1 if created else 0
+            d_sold = int(self.status in sold) - int(was_sold)
+            if d_total or d_sold:
+                Project.update(total_units=Project.total_units + d_total,
+                               sold_units=Project.sold_units + d_sold) \
+                    .where(Project.id == project_id).execute()
+            return
+        Project.get_by_id(project_id).refresh_unit_counts()
+        if before is not None and before.__data__.get('project') != project_id:
+            Project.get_by_id(before.__data__['project']).refresh_unit_counts()
 
 
 class Owner(ProjectRegister):

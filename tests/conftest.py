@@ -61,23 +61,31 @@ def _app_once(tmp_path_factory):
     return application, (template if url.startswith('sqlite') else None)
 
 
-@pytest.fixture
-def app(_app_once, tmp_path):
-    application, template = _app_once
-    saved = dict(application.config)
-    saved_instance = application.instance_path
+def fresh_database(application, template, folder):
+    """Point the app at a clean database: a copy of the migrated SQLite template in `folder`,
+    or the PostgreSQL test database truncated."""
     if template is not None:
-        path = tmp_path / 'test.db'
+        path = folder / 'test.db'
         shutil.copyfile(template, path)
         url = 'sqlite:///' + str(path)
+        if not db.is_closed():
+            db.close()
         db.initialize(make_database(url))
         application.config['KEFU_DATABASE_URL'] = url
     else:
         with db.connection_context():
             _reset_postgres()
-    application.config['KEFU_UPLOAD_DIR'] = str(tmp_path / 'uploads')
-    application.instance_path = str(tmp_path)
+    application.config['KEFU_UPLOAD_DIR'] = str(folder / 'uploads')
+    application.instance_path = str(folder)
     db.connect(reuse_if_open=True)
+
+
+@pytest.fixture
+def app(_app_once, tmp_path):
+    application, template = _app_once
+    saved = dict(application.config)
+    saved_instance = application.instance_path
+    fresh_database(application, template, tmp_path)
     # No app context stays pushed: each test-client request gets its own `g` (CSRF, nonce).
     yield application
     if not db.is_closed():

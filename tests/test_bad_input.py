@@ -144,22 +144,17 @@ class Sweep:
 
 
 @pytest.fixture(scope='module')
-def portal(tmp_path_factory):
+def portal(_app_once, tmp_path_factory):
     """One portal and database for the whole sweep: a fresh database for each of the registers
     would cost minutes, and rows made for one register serve the next as pick targets."""
     import conftest
-    from app import create_app
     from models.base import db
-    from models.schema import init_db
     from seeds import create_user
+    app, template = _app_once
+    saved = dict(app.config)
+    saved_instance = app.instance_path
     folder = tmp_path_factory.mktemp('sweep')
-    app = create_app({'TESTING': True, 'SECRET_KEY': 'test-secret',
-                      'KEFU_DATABASE_URL': 'sqlite:///' + str(folder / 'sweep.db'),
-                      'KEFU_PASSWORD_METHOD': 'pbkdf2:sha256:1000',
-                      'KEFU_UPLOAD_DIR': str(folder / 'uploads')})
-    app.instance_path = str(folder)
-    init_db()
-    db.connect(reuse_if_open=True)
+    conftest.fresh_database(app, template, folder)
     make = conftest.Factory(app)
     projects = {'mine': make.project(name='云栖雅苑', code='MINE'),
                 'other': make.project(name='滨湖印象', code='OTHER')}
@@ -170,6 +165,9 @@ def portal(tmp_path_factory):
     yield conftest.Portal(client, 'admin'), make, projects
     if not db.is_closed():
         db.close()
+    app.config.clear()
+    app.config.update(saved)
+    app.instance_path = saved_instance
 
 
 @pytest.fixture

@@ -360,3 +360,15 @@ def test_failed_save_flash_is_chinese(projects, client_as):
     page = client_as('clerk').post_form('/admin/unit/new/', unit_form(projects['mine'], room='')
                                         ).get_data(as_text=True)
     assert 'Failed to create record' not in page and '保存失败' in page
+
+
+def test_project_unit_counts_follow_the_unit_register(make, projects, client_as):
+    project = projects['mine']
+    unit = make.unit(project, status='未售')
+    make.unit(project, status='已售')
+    assert (Project.get_by_id(project.id).total_units, Project.get_by_id(project.id).sold_units) == (2, 1)
+    unit.status = '已售'
+    unit.save_logged(None)
+    assert Project.get_by_id(project.id).sold_units == 2
+    unit.delete_logged(None)
+    assert (Project.get_by_id(project.id).total_units, Project.get_by_id(project.id).sold_units) == (1, 1)

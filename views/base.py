@@ -552,6 +552,27 @@ class RegisterView(ModelView):
         return list(row.history().limit(200))
 
 
+def _guard_fk_lookup():
+    """wtf-peewee looks a picked row up with whatever the browser sent ('', 'abc', a 20-digit
+    number); PostgreSQL refuses such an id with an error (a 500) where SQLite finds nothing.
+    Anything that is not a plausible id is "not a valid choice" instead."""
+    from wtfpeewee.fields import SelectQueryField
+    original = SelectQueryField.get_model
+    if getattr(original, 'guarded', False):
+        return
+
+    def get_model(self, pk):
+        text = str(pk).strip() if pk is not None else ''
+        if not (text.isdigit() and len(text) <= 9):
+            return None
+        return original(self, int(text))
+    get_model.guarded = True
+    SelectQueryField.get_model = get_model
+
+
+_guard_fk_lookup()
+
+
 def _explain_unparsed(form):
     """wtf-peewee's required check hides why a typed value was rejected (2024-13-45 becomes
     "required"): say what is wrong with the value instead."""

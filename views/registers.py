@@ -90,7 +90,8 @@ class ReadOnlyLogView(ModelView):
 
 def _table_options():
     return [(m._meta.table_name, getattr(m._meta, 'verbose_name', m._meta.table_name))
-            for m in all_registers()] + [('app_user', '用户')]
+            for m in all_registers()] + [('app_user', '用户'), ('audit_workbook', '项目审计工作簿'),
+                                         ('change_log', '变更记录'), ('export_log', '导出记录')]
 
 
 class ChangeLogView(ReadOnlyLogView):
