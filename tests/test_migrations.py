@@ -25,7 +25,12 @@ def previous_version(app, make, projects):
     units = [make.unit(projects['mine'], room=str(800 + n), heating_area=None) for n in range(3)]
     migrate(migrator().drop_column('unit', 'heating_area'))
     assert 'heating_area' not in column_names('unit')
-    return units
+    yield units
+    # The PostgreSQL test database is shared by the run (truncated per test): put the column back.
+    if 'heating_area' not in column_names('unit'):
+        add_column('unit', 'heating_area', DecimalField(max_digits=10, decimal_places=2, null=True))
+    for extra in column_names('unit') - {f.column_name for f in Unit._meta.sorted_fields}:
+        migrate(migrator().drop_column('unit', extra))
 
 
 def heating_area_migration(monkeypatch, version=2):
