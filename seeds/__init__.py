@@ -34,6 +34,22 @@ class SeedContext:
         self.contractors = []
 
 
+def insert_derived(model, rows, audit=None, batch=200):
+    """Derive each row as the portal would, then insert them in one statement per batch.
+
+    Every row carries every column: insert_many takes its columns from the first row, so a key
+    missing there would silently drop that value from all the others. Demo rows are not logged."""
+    names = [n for n in model._meta.sorted_field_names if n != 'id']
+    data = []
+    for row in rows:
+        row.derive()
+        values = {n: row.__data__.get(n) for n in names}
+        values.update(audit or {})
+        data.append(values)
+    for start in range(0, len(data), batch):
+        model.insert_many(data[start:start + batch]).execute()
+
+
 def create_user(username, display_name, role, password, project_codes=()):
     from views.auth import hash_password, new_session_token
     user = User.create(username=username, display_name=display_name, role=role,

@@ -14,6 +14,7 @@ import datetime
 from models.base import now
 from models.delivery import ROUND_LABELS, AcceptanceRound, DeliveryMilestone, InspectionIssue, KeyTransfer
 from rules import delivery as rules
+from seeds import insert_derived
 
 D = datetime.timedelta
 
@@ -62,20 +63,10 @@ def seed(ctx):
         seed_round_one_project(ctx, ctx.projects[1], builders, audit)
 
 
-def _insert(model, rows, audit, batch=200):
-    data = []
-    for row in rows:
-        row.derive()
-        values = {k: v for k, v in row.__data__.items() if k != 'id'}
-        values.update(audit)
-        data.append(values)
-    for start in range(0, len(data), batch):
-        model.insert_many(data[start:start + batch]).execute()
-
 
 def _rounds(project, plans, audit):
     rows = [AcceptanceRound(project=project.id, **plan) for plan in plans]
-    _insert(AcceptanceRound, rows, audit)
+    insert_derived(AcceptanceRound, rows, audit)
     return {r.round_no: r for r in AcceptanceRound.select().where(AcceptanceRound.project == project.id)}
 
 
@@ -141,7 +132,7 @@ def seed_handover_ready_project(ctx, project, builders, audit):
         issues.append(_issue(ctx, project, units, builders, found_on,
                              rng.choice(('观感色差卫生', '使用功能', '水电', '成品保护', '完整性')),
                              _pick_status(rng, late), today))
-    _insert(InspectionIssue, issues, audit)
+    insert_derived(InspectionIssue, issues, audit)
 
     sold = [u for u in units if u.status in ('已售', '已交付')]
     keys = [
@@ -155,7 +146,7 @@ def seed_handover_ready_project(ctx, project, builders, audit):
                     missing_or_damaged='2栋1单元1502入户门钥匙1把丢失', replaced=True,
                     remarks='丢失钥匙已由锁具厂家更换锁芯并补配。'),
     ]
-    _insert(KeyTransfer, keys, audit)
+    insert_derived(KeyTransfer, keys, audit)
     _milestones(ctx, project, audit, done_until=today, skip_done=('T+3',))
 
 
@@ -174,7 +165,7 @@ def seed_round_one_project(ctx, project, builders, audit):
         found_on = min(today, started + D(days=rng.randint(0, 10)))
         issues.append(_issue(ctx, project, units, builders, found_on, rng.choice(ROUND_CATEGORIES[1]),
                              _pick_status(rng, weights), today, round_id=rounds['第一轮'].id))
-    _insert(InspectionIssue, issues, audit)
+    insert_derived(InspectionIssue, issues, audit)
     _milestones(ctx, project, audit, done_until=today)
 
 
@@ -186,4 +177,4 @@ def _milestones(ctx, project, audit, done_until, skip_done=()):
         if row.due_on <= done_until and row.code not in skip_done:
             row.done_on = min(done_until, row.due_on + D(days=rng.choice((-3, -2, -1, 0, 0, 0, 1))))
         rows.append(row)
-    _insert(DeliveryMilestone, rows, audit)
+    insert_derived(DeliveryMilestone, rows, audit)

@@ -10,6 +10,7 @@ import datetime
 from models.base import now
 from models.handover import HandoverEntry
 from rules import handover as rules
+from seeds import insert_derived
 
 D = datetime.timedelta
 REFUSALS = ('卫生间渗水，要求修复后再收房', '实测面积与合同面积差异超过3%', '入户门与样板间不一致',
@@ -28,15 +29,7 @@ def seed(ctx):
     stamp = now()
     audit = dict(created_at=stamp, updated_at=stamp, version=1,
                  created_by=clerk.id if clerk else None, updated_by=clerk.id if clerk else None)
-    rows = roster_rows(ctx, project, t)
-    data = []
-    for row in rows:
-        row.derive()
-        values = {k: v for k, v in row.__data__.items() if k != 'id'}
-        values.update(audit)
-        data.append(values)
-    for start in range(0, len(data), 200):
-        HandoverEntry.insert_many(data[start:start + 200]).execute()
+    insert_derived(HandoverEntry, roster_rows(ctx, project, t), audit)
 
 
 def roster_rows(ctx, project, t):

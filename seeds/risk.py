@@ -13,6 +13,7 @@ from models.risk import (DesignChange, DesignDefect, DrawingReviewPoint, FloorPl
                          RiskDisclosure, RiskFinding, RiskInspection, SalesDocumentReview,
                          SalesPromise, SalesScript)
 from rules import risk as rules
+from seeds import insert_derived
 
 D = datetime.timedelta
 
@@ -165,28 +166,16 @@ def _stamp(row, clerk_id):
     return row
 
 
-def _insert(model, rows):
-    """Derive each row as the portal would, then insert them all in one statement per chunk."""
-    # Every row carries every column: insert_many takes its columns from the first row, so a key
-    # missing there would silently drop that value from all the others.
-    names = [n for n in model._meta.sorted_field_names if n != 'id']
-    data = []
-    for row in rows:
-        row.derive()
-        data.append({n: row.__data__.get(n) for n in names})
-    for start in range(0, len(data), 200):
-        model.insert_many(data[start:start + 200]).execute()
-
 
 def _seed_knowledge_bases(ctx, clerk_id):
     if DrawingReviewPoint.select().exists():
         return
     quarters = ['2023Q3', '2023Q4', '2024Q1', '2024Q2', '2024Q3', '2024Q4', '2025Q1']
-    _insert(DrawingReviewPoint, [
+    insert_derived(DrawingReviewPoint, [
         _stamp(DrawingReviewPoint(category=c, point=p, source_project=s,
                                   added_quarter=quarters[i % len(quarters)]), clerk_id)
         for i, (c, p, s) in enumerate(REVIEW_POINTS)])
-    _insert(DesignDefect, [
+    insert_derived(DesignDefect, [
         _stamp(DesignDefect(category=c, description=d, consequence=q, prevention=p,
                             source_project=s, added_quarter=quarters[i % len(quarters)]), clerk_id)
         for i, (c, d, q, p, s) in enumerate(DEFECTS)])
@@ -246,7 +235,7 @@ def _seed_project(ctx, project, clerk_id, dept):
                                          '存在若干风险点，详见问题清单。',
                                          '整体风险可控，需重点关注销售现场不利因素公示。'])
         inspections.append(_stamp(row, clerk_id))
-    _insert(RiskInspection, inspections)
+    insert_derived(RiskInspection, inspections)
     saved = list(RiskInspection.select().where(RiskInspection.project == project.id)
                  .order_by(RiskInspection.id))
 
@@ -264,7 +253,7 @@ def _seed_project(ctx, project, clerk_id, dept):
             row.oa_countersign_no = 'OA-%s-SC%03d' % (project.code, n + 1)
             row.effective_on = drafted_on + D(10)
         scripts.append(_stamp(row, clerk_id))
-    _insert(SalesScript, scripts)
+    insert_derived(SalesScript, scripts)
     script_rows = list(SalesScript.select().where(SalesScript.project == project.id)
                        .order_by(SalesScript.id))
     parking = next(s for s in script_rows if s.topic == '车位配比及销售')
@@ -280,7 +269,7 @@ def _seed_project(ctx, project, clerk_id, dept):
             oa_countersign_no='OA-%s-SC101' % project.code,
             effective_on=parking.effective_on + D(36)), clerk_id)
         if newer.effective_on <= today:
-            _insert(SalesScript, [newer])
+            insert_derived(SalesScript, [newer])
             new_id = SalesScript.select(SalesScript.id).where(
                 (SalesScript.project == project.id) & (SalesScript.replaces == parking.id)).scalar()
             SalesScript.update(superseded_by=new_id).where(SalesScript.id == parking.id).execute()
@@ -315,7 +304,7 @@ def _seed_project(ctx, project, clerk_id, dept):
         else:
             row.status = rng.choice(['待整改', '整改中', '待验证'])
         findings.append(_stamp(row, clerk_id))
-    _insert(RiskFinding, findings)
+    insert_derived(RiskFinding, findings)
     for inspection in saved:
         inspection.refresh_open_findings()
 
@@ -331,7 +320,7 @@ def _seed_project(ctx, project, clerk_id, dept):
                              legal_reviewed_on=None if n == 6 else displayed_on - D(5),
                              in_contract_attachment=scope == '红线外')
         boards.append(_stamp(row, clerk_id))
-    _insert(RiskDisclosure, boards)
+    insert_derived(RiskDisclosure, boards)
 
     # Sales documents: countersigned ≥20 days before launch, a couple late, a couple pending.
     documents = []
@@ -365,7 +354,7 @@ def _seed_project(ctx, project, clerk_id, dept):
         special_standard.oa_no = 'OA-%s-HQ101' % project.code
         special_standard.archived = True
     documents.append(_stamp(special_standard, clerk_id))
-    _insert(SalesDocumentReview, documents)
+    insert_derived(SalesDocumentReview, documents)
 
     # Promises: fulfilled, still pending, unfulfillable with and without a unified script.
     units = list(ctx.units.get(project.id, []))
@@ -387,7 +376,7 @@ def _seed_project(ctx, project, clerk_id, dept):
             if unified and n % 8 == 2:
                 row.unified_script = unified[0].id
         promises.append(_stamp(row, clerk_id))
-    _insert(SalesPromise, promises)
+    insert_derived(SalesPromise, promises)
 
     # Floor-plan checks: every special unit and about a third of standard ones — except the
     # second demo project, which is still short (its coverage panel shows the gap).
@@ -409,7 +398,7 @@ def _seed_project(ctx, project, clerk_id, dept):
                              checker=rng.choice(['客服 陈静', '客服 刘洋']),
                              structure_progress=min(60, 20 + n % 35))
         checks.append(_stamp(row, clerk_id))
-    _insert(FloorPlanCheck, checks)
+    insert_derived(FloorPlanCheck, checks)
 
     # Design changes before and after launch; some told to owners, some not.
     changes = []
@@ -443,7 +432,7 @@ def _seed_project(ctx, project, clerk_id, dept):
         if row.letters_sent_on is None:
             row.notice_method, row.owners_notified = None, 0
         changes.append(_stamp(row, clerk_id))
-    _insert(DesignChange, changes)
+    insert_derived(DesignChange, changes)
 
 
 def add_days(day, n):

@@ -112,7 +112,17 @@ TYPE_FORMATTERS = {
 }
 
 
-class RegisterView(ModelView):
+class PortalAccess:
+    """Every admin page: the anonymous go to the login page, the logged-in without the power get
+    403 (never a silent redirect that looks like success)."""
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for('auth.login', next=request.url))
+        abort(403)
+
+
+class RegisterView(PortalAccess, ModelView):
     """The derived admin view of a register. Subclass it (with `model_class`) to add actions."""
     model_class = None      # set on a subclass to replace the derived view of that model
 
@@ -280,11 +290,6 @@ class RegisterView(ModelView):
     def is_accessible(self):
         return (current_user.is_authenticated and current_user.is_active
                 and current_user.can('list'))
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for('auth.login', next=request.url))
-        abort(403)
 
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)

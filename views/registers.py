@@ -13,14 +13,13 @@ from flask_admin.menu import MenuLink
 from flask_admin.theme import Bootstrap4Theme
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from markupsafe import Markup
 from peewee import ForeignKeyField, IntegrityError
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from models.base import (ROLE_LABELS, ChangeLog, ExportLog, Register, RuleError, User,
                          all_registers, now)
-from views.base import TYPE_FORMATTERS, RegisterView, scope_query
+from views.base import TYPE_FORMATTERS, PortalAccess, RegisterView
 
 
 class HomeIndexView(AdminIndexView):
@@ -31,7 +30,7 @@ class HomeIndexView(AdminIndexView):
         return redirect(url_for('home.index'))
 
 
-class ReadOnlyLogView(ModelView):
+class ReadOnlyLogView(PortalAccess, ModelView):
     """Shared base of the log lists: nobody edits or deletes through the portal."""
     form_base_class = FlaskForm
     can_create = can_edit = can_delete = False
@@ -49,11 +48,6 @@ class ReadOnlyLogView(ModelView):
 
     def is_accessible(self):
         return current_user.is_authenticated and current_user.can('history')
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for('auth.login', next=request.url))
-        abort(403)
 
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
@@ -157,16 +151,11 @@ class ExportLogView(ReadOnlyLogView):
         return self.model.select()
 
 
-class RecycleBinView(BaseView):
+class RecycleBinView(PortalAccess, BaseView):
     """回收站: deleted rows of every register; supervisors restore, admins purge."""
 
     def is_accessible(self):
         return current_user.is_authenticated and current_user.can('restore')
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for('auth.login', next=request.url))
-        abort(403)
 
     def _models(self):
         return {m._meta.table_name: m for m in all_registers()}
@@ -288,16 +277,11 @@ class UserForm(FlaskForm):
     password = PasswordField('新密码（留空不修改）', validators=[Optional()])
 
 
-class UserAdminView(BaseView):
+class UserAdminView(PortalAccess, BaseView):
     """用户管理 (admins only): create users, roles, projects, disable, reset passwords."""
 
     def is_accessible(self):
         return current_user.is_authenticated and current_user.can('manage_users')
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for('auth.login', next=request.url))
-        abort(403)
 
     @expose('/')
     def index(self):
