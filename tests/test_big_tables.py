@@ -302,6 +302,41 @@ def test_queries_per_page_stay_constant_as_rows_grow(app, client_as, projects):
     assert queries_for(admin, nxt.replace('&amp;', '&')) == big['/admin/contract/']
 
 
+# ------------------------------------------------------------------ row buttons
+
+DELETE_FORM = re.compile(r'<form class="icon" method="POST" action="([^"]+)">(.*?)</form>', re.S)
+HIDDEN = re.compile(r'<input id="[^"]*" name="([^"]+)" type="hidden" value="([^"]*)">')
+
+
+def test_each_rows_buttons_carry_its_own_id(client_as, projects, make):
+    """The view, edit and delete buttons (rendered once per page) open and delete their own row."""
+    rows = [make.owner(projects['mine'], name='按钮业主%d' % n) for n in range(3)]
+    supervisor = client_as('supervisor')
+    page = list_page(supervisor, 'owner', search='按钮业主')
+    listed = ids_on(page)
+    assert sorted(listed) == sorted(r.id for r in rows)
+    for row_id in listed:
+        assert page.count('/admin/owner/details/?id=%d&amp;url=' % row_id) == 1
+        assert page.count('/admin/owner/edit/?id=%d&amp;url=' % row_id) == 1
+    forms = [dict(HIDDEN.findall(body)) for action, body in DELETE_FORM.findall(page)
+             if action == '/admin/owner/delete/']
+    assert [int(f['id']) for f in forms] == listed
+    target = forms[1]
+    assert target['url'].startswith('/admin/owner/') and target['csrf_token']
+    response = supervisor.post('/admin/owner/delete/', data=target)
+    assert response.status_code == 302
+    assert live_ids(Owner, project=projects['mine'].id) == sorted(set(listed) - {int(target['id'])})
+    edit = supervisor.get('/admin/owner/edit/?id=%d' % listed[0])
+    assert edit.status_code == 200 and '按钮业主' in edit.get_data(as_text=True)
+
+
+def test_a_reader_gets_no_edit_or_delete_buttons(client_as, projects, make):
+    make.owner(projects['mine'], name='只读业主')
+    page = list_page(client_as('auditor'), 'owner')
+    assert ids_on(page) and '/admin/owner/edit/?id=' not in page
+    assert not DELETE_FORM.findall(page)
+
+
 def test_export_uses_the_indexed_search(client_as, projects, make):
     import io
     from openpyxl import load_workbook

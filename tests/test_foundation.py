@@ -74,6 +74,8 @@ def test_logout_invalidates_a_copied_cookie(app, client_as):
 def test_interface_is_chinese(client_as):
     page = client_as('clerk').get('/admin/unit/').get_data(as_text=True)
     assert '房源' in page and '创建' in page and '楼栋' in page and '导出' in page
+    # the page-size menu counts rows per page, never "项目" (which here means a project)
+    assert '50 条/页' in page and '200 条/页' in page and ' items<' not in page
 
 
 # ------------------------------------------------------------------ scoping

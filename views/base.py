@@ -183,6 +183,11 @@ class RegisterView(PortalAccess, ModelView):
         kwargs.setdefault('url', '/admin/%s' % meta.table_name)
         super().__init__(model, **kwargs)
 
+    def get_list_row_actions(self):
+        from views.listing import PageRowAction
+        return [PageRowAction(a) if type(a) in PageRowAction.SAME_FOR_EVERY_ROW else a
+                for a in super().get_list_row_actions()]
+
     def search_placeholder(self):
         names = [self.column_labels.get(n, n) for n in self.column_searchable_list]
         return ('搜索' + '、'.join(names)) if names else None

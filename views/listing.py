@@ -11,7 +11,9 @@ Every RegisterView's `get_list` comes here, so what makes lists fast and correct
   before it; numbered pages (`?page=`) past the middle of an exactly counted list are read from
   the end;
 - foreign keys shown are loaded in one query per field, so a page costs the same number of
-  queries however many rows the register holds.
+  queries however many rows the register holds;
+- the view, edit and delete buttons of a row are rendered once per page and filled in with each
+  row's id (`PageRowAction`).
 """
 import base64
 import datetime
@@ -20,10 +22,13 @@ import hashlib
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Optional
 
 from flask import current_app, g, has_request_context, request
+from flask_admin.model import template as row_actions
+from markupsafe import Markup
 from peewee import SQL, DateField, DateTimeField, ForeignKeyField, NodeList, fn
 
 from models.base import Register, db, is_sqlite
@@ -488,3 +493,39 @@ def attach_related(model, rows, names=None):
             if key is not None and key in found:
                 row.__rel__[name] = found[key]
     return rows
+
+
+# --------------------------------------------------------------------------- row buttons
+
+class PageRowAction(row_actions.BaseListRowAction):
+    """One of Flask-Admin's row actions (view, edit, delete), rendered once per page.
+
+    Flask-Admin renders each button of each row through its macro: a template call, a `url_for`
+    and, for delete, a WTForms form with its CSRF field — a third of the CPU time of a 50-row
+    page. The buttons differ from row to row only by the row's id, so the action's own markup is
+    rendered once with a stand-in id and the stand-in replaced for each row: the same HTML,
+    rendered by the same macro. An id that is not plain letters and digits is rendered the
+    usual way."""
+
+    SAME_FOR_EVERY_ROW = (row_actions.ViewRowAction, row_actions.ViewPopupRowAction,
+                          row_actions.EditRowAction, row_actions.EditPopupRowAction,
+                          row_actions.DeleteRowAction)
+
+    def __init__(self, action):
+        super().__init__(action.title)
+        self.action = action
+        self._page = None       # (return_url, stand-in, markup) of the page being rendered
+
+    def render(self, context, row_id, row):
+        key = str(row_id)
+        if not key.isalnum():
+            return self.action.render(context, row_id, row)
+        return_url = context.resolve('return_url')
+        if self._page is None or self._page[0] != return_url:
+            view = context.resolve('admin_view')
+            stand_in = 'kefurow' + uuid.uuid4().hex
+            row_stand_in = type(row).__new__(type(row))
+            row_stand_in.__data__ = {view._primary_key: stand_in}
+            markup = str(self.action.render(context, stand_in, row_stand_in))
+            self._page = (return_url, stand_in, markup)
+        return Markup(self._page[2].replace(self._page[1], key))
