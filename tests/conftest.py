@@ -74,6 +74,8 @@ def fresh_database(application, template, folder):
         url = 'sqlite:///' + str(path)
         if not db.is_closed():
             db.close()
+        if db.obj is not None:
+            db.obj.close_all()      # the pooled connections to the last test's file
         db.initialize(make_database(url))
         application.config['KEFU_DATABASE_URL'] = url
     else:

@@ -173,6 +173,7 @@ def count_list(query, model, exact=False, joined=False, sample=None):
     a search), `query` itself by default."""
     query = query.order_by()
     limit = _exact_limit()
+    bounded = query.select(SQL('1')).limit(limit + 1).sql()
     if exact:
         value = query.count()
         low, high = _id_range(model)
@@ -180,15 +181,14 @@ def count_list(query, model, exact=False, joined=False, sample=None):
         with _exact_lock:
             if len(_exact_cache) > 500:
                 _exact_cache.clear()
-            _exact_cache[_cache_key(query, low, high)] = (value, time.monotonic(), stamp)
+            _exact_cache[_cache_key(bounded, low, high)] = (value, time.monotonic(), stamp)
         return Count(value, True, stamp, low, high)
-    bounded = query.select(SQL('1')).limit(limit + 1)
     seen, low, high = _bounded_count(model, bounded)
     if seen <= limit:
         return Count(seen, True, None, low, high)
     # An exact count asked for lately, while no row was added since (the id range is unchanged).
     with _exact_lock:
-        cached = _exact_cache.get(_cache_key(query, low, high))
+        cached = _exact_cache.get(_cache_key(bounded, low, high))
     if cached and time.monotonic() - cached[1] < EXACT_CACHE_SECONDS and cached[0] > limit:
         return Count(cached[0], True, cached[2], low, high)
     estimate = estimate_rows(sample if sample is not None else query, model, low, high, joined)
@@ -202,12 +202,12 @@ def _id_range(model):
 
 
 def _bounded_count(model, bounded):
-    """(rows of `bounded`, lowest id, highest id) in one query."""
+    """(rows of `bounded` — its SQL and parameters —, lowest id, highest id) in one query."""
     table = model.alias('range_t')
     pk = getattr(table, model._meta.primary_key.name)
-    lowest, highest = table.select(fn.MIN(pk)), table.select(fn.MAX(pk))
-    counted = model.select(fn.COUNT(SQL('*'))).from_(bounded.alias('bounded'))
-    row = db.execute_sql(*_select_values(counted, lowest, highest)).fetchone()
+    sql, params = _select_values(table.select(fn.MIN(pk)), table.select(fn.MAX(pk)))
+    sql = 'SELECT (SELECT COUNT(*) FROM (%s) AS "bounded"), %s' % (bounded[0], sql[len('SELECT '):])
+    row = db.execute_sql(sql, list(bounded[1]) + params).fetchone()
     return row[0], row[1], row[2]
 
 
@@ -218,6 +218,9 @@ def _select_values(*queries):
         parts.append('(%s)' % sql)
         params.extend(args)
     return 'SELECT ' + ', '.join(parts), params
+
+
+_WINDOW_STAND_IN = (-7340033, -7340031)     # window bounds no id or filter value takes
 
 
 def estimate_rows(query, model, low, high, joined=False):
@@ -238,16 +241,26 @@ def estimate_rows(query, model, low, high, joined=False):
     alias = getattr(query, '_search_alias', None)
     if is_sqlite() and not joined and not alias:
         base = base.from_(NodeList((model, SQL('NOT INDEXED'))))
-    parts = []
+    # One window's count is rendered to SQL once, with stand-in bounds, and repeated for each
+    # window with its own bounds: rendering five copies of a search's WHERE clause cost more
+    # than reading the windows.
+    part = base.select(fn.COUNT(SQL('*'))).where(pk.between(*_WINDOW_STAND_IN))
+    if alias:   # the search table reads only its postings inside the window
+        part = part.where(SQL('"%s".rowid BETWEEN ? AND ?' % alias, list(_WINDOW_STAND_IN)))
+    sql, params = part.sql()
+    slots = [(i, _WINDOW_STAND_IN.index(v)) for i, v in enumerate(params)
+             if isinstance(v, int) and v in _WINDOW_STAND_IN]
+    if len(slots) != (4 if alias else 2):
+        raise RuntimeError('estimate: window bounds not found in %r' % sql)
+    values = []
     for start in starts:
-        part = base.select(fn.COUNT(SQL('*'))).where(pk.between(start, start + width - 1))
-        if alias:   # the search table reads only its postings inside the window
-            part = part.where(SQL('"%s".rowid BETWEEN ? AND ?' % alias, [start, start + width - 1]))
-        parts.append(part)
-    union = parts[0]
-    for part in parts[1:]:
-        union = union.union_all(part)
-    found = sum(r[0] for r in union.tuples())
+        bounds = (start, start + width - 1)
+        window = list(params)
+        for i, which in slots:
+            window[i] = bounds[which]
+        values.extend(window)
+    cursor = db.execute_sql(' UNION ALL '.join([sql] * len(starts)), values)
+    found = sum(r[0] for r in cursor.fetchall())
     sampled = width * len(starts)
     return int(round(found * span / float(sampled)))
 
@@ -259,8 +272,8 @@ def _exact_limit():
         return EXACT_COUNT_LIMIT
 
 
-def _cache_key(query, low, high):
-    sql, params = query.sql()
+def _cache_key(rendered, low, high):
+    sql, params = rendered
     return (search_index._db_key(), sql, tuple(str(p) for p in params), low, high)
 
 
