@@ -45,12 +45,11 @@ def make_database(url):
             'journal_mode': 'wal', 'busy_timeout': 15000, 'foreign_keys': 1,
             'synchronous': 'normal', 'cache_size': -32000})
     if url.startswith(('postgres://', 'postgresql://', 'postgresql+psycopg2://')):
-        from playhouse.pool import PooledPostgresqlExtDatabase
         url = 'postgresql://' + url.split('://', 1)[1]
         params = parse_db_url(url)
         name = params.pop('database')
-        return PooledPostgresqlExtDatabase(name, register_hstore=False, autorollback=True,
-                                           **POOL, **params)
+        return portal_postgresql_class()(name, register_hstore=False, autorollback=True,
+                                         **POOL, **params)
     raise ValueError('KEFU_DATABASE_URL 只支持 sqlite:/// 或 postgresql:// ：%s' % url)
 
 
@@ -66,6 +65,27 @@ class PortalSqliteDatabase(PooledSqliteDatabase):
         if conn.in_transaction:     # a request that left a transaction open: undo it
             conn.rollback()
         return True
+
+
+def portal_postgresql_class():
+    """PostgreSQL with pooled connections (see make_database); psycopg2 is imported on use.
+
+    Peewee runs psycopg2 in autocommit mode and opens transactions with its own BEGIN, which
+    psycopg2's rollback() does not know of: a connection given back inside one gets an explicit
+    ROLLBACK (also out of an aborted transaction)."""
+    from playhouse.pool import PooledPostgresqlExtDatabase
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_UNKNOWN
+
+    class PortalPostgresqlDatabase(PooledPostgresqlExtDatabase):
+        def _can_reuse(self, conn):
+            status = conn.get_transaction_status()
+            if status == TRANSACTION_STATUS_UNKNOWN:    # the server is gone: do not keep it
+                return False
+            if status != TRANSACTION_STATUS_IDLE:
+                with conn.cursor() as cursor:
+                    cursor.execute('ROLLBACK')
+            return True
+    return PortalPostgresqlDatabase
 
 
 def is_sqlite():

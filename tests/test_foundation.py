@@ -374,3 +374,21 @@ def test_project_unit_counts_follow_the_unit_register(make, projects, client_as)
     assert Project.get_by_id(project.id).sold_units == 2
     unit.delete_logged(None)
     assert (Project.get_by_id(project.id).total_units, Project.get_by_id(project.id).sold_units) == (1, 1)
+
+
+# ------------------------------------------------------------------ connections
+
+def test_a_pooled_connection_comes_back_without_the_last_requests_transaction(projects):
+    """Connections are kept between requests; one given back with a transaction still open
+    (a request that failed half-way) is rolled back before the next request gets it."""
+    project = projects['mine']
+    db.close()
+    db.connect()
+    first = db.connection()
+    db.execute_sql('BEGIN')
+    db.execute_sql('UPDATE project SET name = %s WHERE id = %s' % (db.param, db.param),
+                   ('半途改名', project.id))
+    db.close()
+    db.connect()
+    assert db.connection() is first                    # the same connection, not a new one
+    assert Project.get_by_id(project.id).name == project.name
