@@ -160,6 +160,16 @@ def test_big_count_is_an_estimate_with_exact_count_on_demand(app, client_as, pro
     assert '共 240 条' in list_page(admin, 'owner')
 
 
+def test_an_estimate_holds_when_a_filter_value_equals_its_window_stand_in(app, projects):
+    """The sample's SQL is rendered once with stand-in window bounds; a filter value equal to
+    one of them must not be taken for a bound (nor fail the page)."""
+    add_owners(projects['mine'], 240)
+    low, high = listing._id_range(Owner)
+    plain = Owner.select().where(Owner.deleted_at.is_null())
+    odd = plain.where(Owner.id != listing._WINDOW_STAND_IN[0])
+    assert listing.estimate_rows(odd, Owner, low, high) == listing.estimate_rows(plain, Owner, low, high) == 240
+
+
 # ------------------------------------------------------------------ pages
 
 def walk_keyset(client, table, first_page):

@@ -241,25 +241,32 @@ def estimate_rows(query, model, low, high, joined=False):
     alias = getattr(query, '_search_alias', None)
     if is_sqlite() and not joined and not alias:
         base = base.from_(NodeList((model, SQL('NOT INDEXED'))))
+    def window(first, last):
+        part = base.select(fn.COUNT(SQL('*'))).where(pk.between(first, last))
+        if alias:   # the search table reads only its postings inside the window
+            part = part.where(SQL('"%s".rowid BETWEEN ? AND ?' % alias, [first, last]))
+        return part.sql()
+
     # One window's count is rendered to SQL once, with stand-in bounds, and repeated for each
     # window with its own bounds: rendering five copies of a search's WHERE clause cost more
     # than reading the windows.
-    part = base.select(fn.COUNT(SQL('*'))).where(pk.between(*_WINDOW_STAND_IN))
-    if alias:   # the search table reads only its postings inside the window
-        part = part.where(SQL('"%s".rowid BETWEEN ? AND ?' % alias, list(_WINDOW_STAND_IN)))
-    sql, params = part.sql()
+    sql, params = window(*_WINDOW_STAND_IN)
     slots = [(i, _WINDOW_STAND_IN.index(v)) for i, v in enumerate(params)
              if isinstance(v, int) and v in _WINDOW_STAND_IN]
-    if len(slots) != (4 if alias else 2):
-        raise RuntimeError('estimate: window bounds not found in %r' % sql)
-    values = []
+    parts, values = [], []
     for start in starts:
         bounds = (start, start + width - 1)
-        window = list(params)
-        for i, which in slots:
-            window[i] = bounds[which]
-        values.extend(window)
-    cursor = db.execute_sql(' UNION ALL '.join([sql] * len(starts)), values)
+        if len(slots) == (4 if alias else 2):
+            part = list(params)
+            for i, which in slots:
+                part[i] = bounds[which]
+            parts.append(sql)
+            values.extend(part)
+        else:   # a filter value equal to a stand-in bound: each window rendered apart
+            part_sql, part_params = window(*bounds)
+            parts.append(part_sql)
+            values.extend(part_params)
+    cursor = db.execute_sql(' UNION ALL '.join(parts), values)
     found = sum(r[0] for r in cursor.fetchall())
     sampled = width * len(starts)
     return int(round(found * span / float(sampled)))
@@ -531,7 +538,7 @@ class PageRowAction(row_actions.BaseListRowAction):
 
     def render(self, context, row_id, row):
         key = str(row_id)
-        if not key.isalnum():
+        if not (key.isascii() and key.isalnum()):
             return self.action.render(context, row_id, row)
         return_url = context.resolve('return_url')
         if self._page is None or self._page[0] != return_url:
