@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 'tests', 'load'))
 
 from forms import form_fields  # noqa: E402
-from harness import LOCKED, Server, connect_ro, create_clerks, lost_updates  # noqa: E402
+from harness import LOCKED, Server, connect_ro, create_clerks, finish, lost_updates  # noqa: E402
 
 
 class Clerk:
@@ -172,12 +172,7 @@ def main(argv=None):
     print('  丢失的已确认写入    %6d' % sum(1 for v in violations if 'missing' in v or 'logged 0' in v))
     print('  重启到可用          %s s' % ' / '.join('%.1f' % r for r in restarts))
     print('  违规                %6d' % len(violations))
-    for v in violations[:20]:
-        print('  - ' + v)
-    if not args.keep and not violations:
-        import shutil
-        shutil.rmtree(server.workdir, ignore_errors=True)
-    return 1 if violations else 0
+    return finish(server, violations, args.keep)
 
 
 if __name__ == '__main__':

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 from forms import form_fields  # noqa: E402
 from harness import (LOCKED, STALE_MESSAGE, Server, connect_ro, create_clerks,  # noqa: E402
-                     integrity, logged_updates, lost_updates, percentile)
+                     finish, integrity, logged_updates, lost_updates, percentile)
 
 HOT_ROWS = 2            # rows every clerk edits (conflicts expected)
 OWN_ROWS = 3            # rows only one clerk edits (no conflict possible)
@@ -245,12 +245,7 @@ def main(argv=None):
     if violations:
         print()
         print('违规 %d 项：' % len(violations))
-        for v in violations[:20]:
-            print('  - ' + v)
-    if not args.keep and not violations:
-        import shutil
-        shutil.rmtree(server.workdir, ignore_errors=True)
-    return 1 if violations else 0
+    return finish(server, violations, args.keep)
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
@@ -289,3 +290,13 @@ def lost_updates(path, accepted, refused):
             problems.append('row %s holds %r (v%s), its last logged save was %r (v%s)' % (
                 row_id, remarks, version, last[2], last[1]))
     return problems, unacknowledged
+
+
+def finish(server, violations, keep=False):
+    """List the violations (the first 20); remove the run's folder when there were none and it
+    is not to be kept. The exit code of the run."""
+    for v in violations[:20]:
+        print('  - ' + v)
+    if not keep and not violations:
+        shutil.rmtree(server.workdir, ignore_errors=True)
+    return 1 if violations else 0
