@@ -62,7 +62,7 @@ def raw_counts(today, days):
     """
     from peewee import Case, fn
     from models.base import db
-    from rules import due as engine
+    from models import due as engine
     ids = [p.id for p in engine.visible_projects()]
     flt = engine.DueFilter(days=days)
     indexed, plain = [], []

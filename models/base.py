@@ -308,7 +308,7 @@ class StaleError(RuleError):
 
 @dataclass
 class Deadline:
-    """A deadline a register declares once; the deadline engine (rules/due.py) reads it.
+    """A deadline a register declares once; the deadline engine (models/due.py) reads it.
 
     what:       what is due, in Chinese (e.g. '验收问题整改期限')
     due_field:  the date field holding the due date

@@ -8,7 +8,7 @@ import openpyxl
 
 from models.delivery import DeliveryMilestone, InspectionIssue
 from rules import delivery as delivery_rules
-from rules import due as engine
+from models import due as engine
 
 D = datetime.date
 FOUND_ON = D(2026, 11, 1)

@@ -15,7 +15,7 @@ from models.aftercare import (CallbackSurvey, Compensation, Complaint, Complaint
 from models.base import RuleError
 from models.master import Project, Unit
 from rules import aftercare as rules
-from rules.due import delivered_units
+from models.due import delivered_units
 from views.base import RegisterView, badge, scope_query
 from views.pages import render_page
 
@@ -264,7 +264,7 @@ def callbacks_due():
     """Projects due for their owner callback (≥1 year past delivery, occupancy > 50%, no valid
     callback since) and when each project's next yearly round falls due.
 
-    Counted as the deadline engine counts (rules/due.py, 年度顾客回访): the actual delivery date,
+    Counted as the deadline engine counts (models/due.py, 年度顾客回访): the actual delivery date,
     delivered units from the handover roster when there is one (else the unit register), and a
     valid 年度回访 dated by its report date.
     """

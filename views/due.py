@@ -1,5 +1,5 @@
 """待办与预警 — `/due`: everything overdue or due in the next N days, for the projects the user may
-see, from the deadline engine (rules/due.py); its Excel export; and the `flask due` command that
+see, from the deadline engine (models/due.py); its Excel export; and the `flask due` command that
 prints or writes the same list for a date given on the command line (for a morning cron job).
 """
 import datetime
@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 import xlsxwriter
 
 from models.base import db, now
-from rules import due as engine
+from models import due as engine
 from views.pages import render_page
 
 # cli_group=None: `flask due` sits at the top level of the app's commands.

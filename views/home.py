@@ -18,7 +18,7 @@ from peewee import SQL, Case, ModelIndex, fn
 
 from models.base import db
 from models.master import Project
-from rules import due as engine
+from models import due as engine
 from views.base import scope_query
 from views.pages import render_page
 
@@ -175,7 +175,7 @@ def milestone_figures(ids, today):
 
 def punch_figures(ids, today):
     """Open and overdue punch-list issues (rules.delivery: open = neither closed nor decided),
-    counted from the partial index of the register's deadline (rules.due.open_condition)."""
+    counted from the partial index of the register's deadline (models.due.open_condition)."""
     issues = _reg('inspection_issue')
     if issues is None:
         return None
