@@ -21,7 +21,8 @@ Queries per page are counted with playhouse.test_utils.count_queries.
 
 Targets (issue 10): at 1,000,000 rows every page of ours ≤ 1.3 × the same page of ours at
 10,000 rows, and ≤ 0.5 × the plain view at 1,000,000 rows for the filtered, searched and last
-pages.
+pages. Issue 19 adds two searches to the growth target: a two-character term in about 2% of
+rows and a room address (「3栋1单元120」, which the plain view's LIKE cannot find).
 """
 import argparse
 import datetime
@@ -42,7 +43,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 PASSWORD = 'Bench-Passw0rd-2026'
 SEED = 20261125
-PAGES = ('首页', '按状态筛选', '搜索2字', '搜索4字', '末页')
+PAGES = ('首页', '按状态筛选', '搜索2字', '搜索2字2%', '搜索4字', '搜索房号', '末页')
 
 PARTS = ('卫生间', '厨房', '客厅', '主卧', '次卧', '阳台', '入户门', '外墙', '地下车库', '电梯厅',
          '楼梯间', '屋面', '书房', '玄关', '走廊', '设备平台')
@@ -56,6 +57,10 @@ DETAILS = ('约%d厘米', '需返工', '影响使用', '业主反映', '多处',
 PEOPLE = ('王工', '李工', '张工', '刘工', '陈工', '杨工', '赵工', '黄工', '周工', '吴工')
 SEARCH_2 = '渗水'      # in 地面渗水 / 窗框渗水 / 天花渗水: about 7% of rows
 SEARCH_4 = '墙面空鼓'  # one defect of forty: about 2.5% of rows
+SEARCH_2_RARE = '霉斑'  # only in 顶棚霉斑: a two-character term in about 2% of rows (issue 19)
+# A home as a receptionist types it (rules/address.py): 3栋-1-120 of each of the 20 projects, so
+# about 0.5% of rows (each unit of the grown list carries N / 4,000 issues).
+SEARCH_ROOM = '3栋1单元120'
 
 
 def machine():
@@ -266,6 +271,8 @@ def page_urls(client, base, view, model, ours):
         '按状态筛选': '%s?flt0_%d=%s' % (base, equal_filter_index(view, fld), value),
         '搜索2字': '%s?search=%s' % (base, SEARCH_2 if 'status' in model._meta.fields else '渗水'),
         '搜索4字': '%s?search=%s' % (base, SEARCH_4 if 'status' in model._meta.fields else '墙面空鼓'),
+        '搜索2字2%': '%s?search=%s' % (base, SEARCH_2_RARE),
+        '搜索房号': '%s?search=%s' % (base, SEARCH_ROOM),
     }
     if ours:
         first = client.get(base).get_data(as_text=True)
@@ -436,7 +443,7 @@ def report(results, table):
             plain = 'plain' if stat == 'ours' else 'plain_best'
             ok_growth = all(top['pages'][n][stat] <= 1.3 * base['pages'][n][stat] for n in PAGES)
             ok_plain = all(top['pages'][n][stat] <= 0.5 * top['pages'][n][plain]
-                           for n in ('按状态筛选', '搜索2字', '搜索4字', '末页'))
+                           for n in ('按状态筛选', '搜索2字', '搜索2字2%', '搜索4字', '末页'))
             lines.append('targets at %s rows (%s): every page ≤ 1.3 × ours at %s: %s; filtered, searched '
                          'and last pages ≤ 0.5 × plain: %s' % (
                              format(top['size'], ','), label, format(base['size'], ','),

@@ -4,9 +4,10 @@
 
 Starts `python app.py --demo` on 127.0.0.1 in a temporary instance; clerks create units and edit
 their own units through the forms. In each round the server process is killed with SIGKILL in the
-middle of the writes (no shutdown, no checkpoint), then the database file is opened as the server
+middle of the writes (no shutdown, no checkpoint), then the database is opened as the server
 would open it, and:
-  - it passes `PRAGMA integrity_check`;
+  - it passes `PRAGMA integrity_check` (SQLite) or amcheck's index check (PostgreSQL, with
+    --database-url);
   - every save the server acknowledged (a redirect after the post) is there: created units in the
     unit table with their change-log entry, edits in the change log and the row;
   - versions form unbroken chains (no half-written save).
@@ -15,7 +16,6 @@ violation. Saves in flight at the kill (no answer) may or may not be there: both
 """
 import argparse
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 'tests', 'load'))
 
 from forms import form_fields  # noqa: E402
-from harness import LOCKED, Server, connect_ro, create_clerks, finish, lost_updates  # noqa: E402
+from harness import (LOCKED, Server, create_clerks, database_url_argument,  # noqa: E402
+                     finish, lost_updates)
 
 
 class Clerk:
@@ -83,12 +84,16 @@ class Clerk:
             self.errors.append((status, body[-200:]))
 
 
-def check_database(path, clerks):
-    """Open the file as the restarted server will (read-write, WAL recovery) and check it."""
+def check_database(store, clerks):
+    """Open the database as the restarted server will (on SQLite read-write: WAL recovery) and
+    check it."""
     problems = []
-    conn = sqlite3.connect(path, timeout=30)
+    conn = store.connect(read_only=False)
     try:
-        found = '; '.join(r[0] for r in conn.execute('PRAGMA integrity_check'))
+        conn.execute('SELECT COUNT(*) FROM change_log').fetchone()     # recovery happens here
+        conn.close()
+        found = store.integrity()
+        conn = store.connect()
         if found != 'ok':
             problems.append('integrity_check: %s' % found)
         for clerk in clerks:
@@ -108,7 +113,7 @@ def check_database(path, clerks):
     for clerk in clerks:
         accepted.update(clerk.accepted)
         refused |= clerk.refused
-    lost, _ = lost_updates(path, accepted, refused)
+    lost, _ = lost_updates(store, accepted, refused)
     return found, problems + lost
 
 
@@ -118,13 +123,14 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=3, help='kills (one per round)')
     parser.add_argument('--clients', type=int, default=4)
     parser.add_argument('--keep', action='store_true')
+    database_url_argument(parser)
     args = parser.parse_args(argv)
 
-    server = Server()
+    server = Server(database_url=args.database_url)
     print('实例目录 %s' % server.workdir)
     boot = server.start()
     print('服务器已启动（含演示数据）：%.1f s，端口 %d' % (boot, server.port))
-    conn = connect_ro(server.db_path)
+    conn = server.store.connect()
     project_id = conn.execute(
         "SELECT up.project_id FROM user_project up JOIN app_user u ON u.id = up.user_id "
         "WHERE u.username = 'clerk'").fetchone()[0]
@@ -150,7 +156,7 @@ def main(argv=None):
                 t.join(120)
             for c in clerks:
                 c.browser.close()
-            found, problems = check_database(server.db_path, clerks)
+            found, problems = check_database(server.store, clerks)
             acked = sum(len(c.created) + len(c.accepted) for c in clerks)
             print('第 %d 轮：SIGKILL 于写入中；完整性 %s；累计已确认写入 %d 条；问题 %d 项' % (
                 round_no, found, acked, len(problems)))

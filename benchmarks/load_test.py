@@ -27,8 +27,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 'tests', 'load'))
 
 from forms import form_fields  # noqa: E402
-from harness import (LOCKED, STALE_MESSAGE, Server, connect_ro, create_clerks,  # noqa: E402
-                     finish, integrity, logged_updates, lost_updates, percentile)
+from harness import (LOCKED, STALE_MESSAGE, Server, create_clerks,  # noqa: E402
+                     database_url_argument, finish, logged_updates, lost_updates, percentile)
 
 HOT_ROWS = 2            # rows every clerk edits (conflicts expected)
 OWN_ROWS = 3            # rows only one clerk edits (no conflict possible)
@@ -126,15 +126,22 @@ def main(argv=None):
     parser.add_argument('--clients', type=int, default=8)
     parser.add_argument('--threads', type=int, default=8, help='waitress worker threads')
     parser.add_argument('--keep', action='store_true', help='keep the temporary instance folder')
+    parser.add_argument('--sqlite-synchronous', choices=('full', 'normal'), default=None,
+                        help="SQLite's synchronous setting of the server (default: the portal's)")
+    database_url_argument(parser)
     args = parser.parse_args(argv)
 
-    server = Server(threads=args.threads)
-    print('实例目录 %s' % server.workdir)
+    server = Server(threads=args.threads, database_url=args.database_url)
+    if args.sqlite_synchronous:
+        server.env['KEFU_SQLITE_SYNCHRONOUS'] = args.sqlite_synchronous
+    print('实例目录 %s；数据库 %s' % (server.workdir, 'PostgreSQL' if server.store.is_postgres else
+                                   'SQLite（synchronous=%s）' % (
+                                       args.sqlite_synchronous or 'full')))
     boot = server.start()
     print('服务器已启动（含演示数据）：%.1f s，端口 %d' % (boot, server.port))
     violations = []
     try:
-        conn = connect_ro(server.db_path)
+        conn = server.store.connect()
         project_id = conn.execute(
             "SELECT up.project_id FROM user_project up JOIN app_user u ON u.id = up.user_id "
             "WHERE u.username = 'clerk'").fetchone()[0]
@@ -156,7 +163,7 @@ def main(argv=None):
         base, base_elapsed, _ = run_clerks(browsers[:1], lambda n: (hot, rows_of(1)[1]),
                                            base_seconds, 'LT-base-')
 
-        backup_path = os.path.join(server.workdir, 'during-load.db')
+        backup_path = os.path.join(server.workdir, 'during-load' + server.store.backup_suffix)
 
         def take_backup(parts):
             acked = set()
@@ -189,12 +196,12 @@ def main(argv=None):
     if everything.unexpected:
         violations.append('%d answers neither saved nor refused as stale: %s' % (
             len(everything.unexpected), everything.unexpected[:3]))
-    lost, unacknowledged = lost_updates(server.db_path, everything.accepted, everything.refused)
+    lost, unacknowledged = lost_updates(server.store, everything.accepted, everything.refused)
     violations += lost
     if unacknowledged:
         violations.append('%d saves in the change log the clerks never saw acknowledged' %
                           len(unacknowledged))
-    live_check = integrity(server.db_path)
+    live_check = server.store.integrity()
     if live_check != 'ok':
         violations.append('live database integrity: %s' % live_check)
 
@@ -204,12 +211,13 @@ def main(argv=None):
     if taken['result'].returncode != 0:
         violations.append('backup failed: %s' % taken['result'].stderr[-500:])
     else:
-        restored = os.path.join(server.workdir, 'restored.db')
-        done = server.flask('restore', backup_path, '--yes', db_url='sqlite:///' + restored)
+        restored = server.store.sibling(server.workdir, 'restored')
+        server.extra_stores.append(restored)
+        done = server.flask('restore', backup_path, '--yes', db_url=restored.url)
         if done.returncode != 0:
             violations.append('restore failed: %s' % done.stderr[-500:])
         else:
-            restored_check = integrity(restored)
+            restored_check = restored.integrity()
             if restored_check != 'ok':
                 violations.append('restored backup integrity: %s' % restored_check)
             in_backup = logged_updates(restored)

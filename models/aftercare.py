@@ -9,7 +9,9 @@ from peewee import (BooleanField, CharField, DateField, DecimalField, ForeignKey
                     IntegerField, TextField)
 
 from models.base import AttachmentField, Deadline, choices
-from models.master import Contractor, Department, Owner, Project, ProjectRegister, Unit
+from models.notify import Alert, became
+from models.master import (PROJECT_DATE_HOOKS, Contractor, Department, Owner, Project,
+                           ProjectRegister, Unit)
 from rules import aftercare as rules
 
 STAGE = '交付后'
@@ -87,10 +89,18 @@ class RepairOrder(ProjectRegister):
         search = ('description', 'remarks')
         natural_key = ('project', 'unit', 'reported_on', 'description')
         default_sort = (('reported_on', True),)
+        workflow = rules.REPAIR_WORKFLOW
         indexes = ((('project', 'reported_on'), False),)
         deadlines = (Deadline(what='报修维修期限', due_field='deadline',
-                              open_when=lambda m: m.completed_on.is_null(),
+                              open_when=lambda m: m.completed_on.is_null() & (
+                                  m.source.is_null() | (m.source != rules.HANDOVER_DAY_SOURCE)),
                               clause=rules.CENTRALIZED_CLAUSE, manual='手册002 四、售后集中维修阶段',
+                              owner='工程管理部', unit_field='unit'),
+                     # Reported on handover day: fixed and closed (销单) the same day.
+                     Deadline(what='交付当日报修维修销单', due_field='deadline',
+                              open_when=lambda m: (m.source == rules.HANDOVER_DAY_SOURCE) & (
+                                  m.completed_on.is_null() | (m.closed == False)),  # noqa: E712
+                              clause=rules.HANDOVER_DAY_CLAUSE, manual='手册004 4.3.4',
                               owner='工程管理部', unit_field='unit'),)
 
     def __str__(self):
@@ -103,6 +113,7 @@ class RepairOrder(ProjectRegister):
 
     def derive(self):
         self.source = rules.repair_source(self.source, self.reported_on, self.delivered_on())
+        self.deadline = rules.repair_default_deadline(self.source, self.reported_on, self.deadline)
 
     def problems(self, actor):
         yield from super().problems(actor)
@@ -111,6 +122,37 @@ class RepairOrder(ProjectRegister):
             delivered_on=self.delivered_on(), deadline=self.deadline,
             completed_on=self.completed_on, closed=self.closed, satisfaction=self.satisfaction,
             revisited_on=self.revisited_on)
+
+
+def callback_obligation(project, today):
+    """The owner callback of `project` as of `today` (rules.aftercare.callback_obligation), from
+    the registers: handed-over units from the handover roster (已交付, on its keys day) and the
+    units marked 已交付 without a roster row (counted from the delivery day), all live units of the
+    project, and the valid 年度回访 surveys by their report date. /due, the dashboard and the
+    callbacks page all ask this one function."""
+    from models.handover import HandoverEntry
+    delivered_on = project.delivery_start_date
+    handed = {}
+    for unit_id, day in (HandoverEntry.select(HandoverEntry.unit, HandoverEntry.keys_handed_on)
+                         .where((HandoverEntry.project == project.id) &
+                                HandoverEntry.deleted_at.is_null() &
+                                (HandoverEntry.status == '已交付')).tuples()):
+        handed[unit_id] = day
+    for (unit_id,) in (Unit.select(Unit.id).where((Unit.project == project.id) &
+                                                 Unit.deleted_at.is_null() &
+                                                 (Unit.status == '已交付')).tuples()):
+        handed.setdefault(unit_id, None)
+    total = Unit.live().where(Unit.project == project.id).count()
+    surveys = (CallbackSurvey.live(CallbackSurvey.issued, CallbackSurvey.returned, CallbackSurvey.report_on)
+               .where((CallbackSurvey.project == project.id) &
+                      CallbackSurvey.kind.in_(rules.CALLBACK_KINDS) &
+                      CallbackSurvey.report_on.is_null(False)))
+    valid = [s.report_on for s in surveys if rules.survey_is_valid(s.issued, s.returned)]
+    obligation = rules.callback_obligation(delivered_on=delivered_on, total_units=total,
+                                           handed_over_dates=list(handed.values()), today=today,
+                                           valid_survey_dates=valid)
+    handed_now = sum(1 for d in handed.values() if (d or delivered_on) and (d or delivered_on) <= today)
+    return obligation, handed_now, total, valid
 
 
 class WorkContactForm(ProjectRegister):
@@ -142,6 +184,7 @@ class WorkContactForm(ProjectRegister):
         default_sort = (('issued_on', True),)
         readonly = ('status',)
         indexes = ((('project', 'no'), True),)
+        workflow = rules.CONTACT_FORM_WORKFLOW
         deadlines = (Deadline(what='工作联系单回复期限', due_field='deadline',
                               open_when=lambda m: m.replied_on.is_null(),
                               clause=rules.CONTACT_FORM_CLAUSE, manual='手册003 与物管单位的沟通',
@@ -213,6 +256,9 @@ class Complaint(ProjectRegister):
         natural_key = ('project', 'received_on', 'content')
         default_sort = (('received_on', True),)
         indexes = ((('project', 'status'), False), (('project', 'category'), False))
+        workflow = rules.COMPLAINT_WORKFLOW
+        # 手册003: 重大投诉由授权的客户服务分管领导决定 — the supervisors hear of one at once.
+        alerts = (Alert('重大投诉', became('severity', '重大'), lambda row: '重大投诉：%s' % row),)
         deadlines = (Deadline(what='投诉处理期限', due_field='deadline',
                               open_when=lambda m: m.closed_on.is_null(),
                               clause='手册002 五：“客服专员应及时更新客户投诉记录,做到及时跟踪、及时反馈、及时关闭”',
@@ -327,7 +373,8 @@ class WarrantyItem(ProjectRegister):
     period_months = IntegerField(null=True, verbose_name='约定保修期(月)',
                                  help_text='留空按法定最低期限；不得短于法定最低期限。')
     period_seasons = IntegerField(null=True, verbose_name='约定采暖期/供冷期数',
-                                  help_text='仅供热、供冷系统：按采暖期（11-15至次年03-15）或供冷期（06-01至09-30）计。')
+                                  help_text='仅供热、供冷系统：按项目所在区域的采暖期、供冷期计（项目设置，默认采暖期11-15至次年03-15、'
+                                            '供冷期06-01至09-30）。')
     design_life_years = IntegerField(null=True, verbose_name='设计使用年限(年)',
                                      help_text='地基基础和主体结构：设计文件规定的合理使用年限。')
     expires_on = DateField(null=True, verbose_name='保修到期日', help_text='自动计算。')
@@ -369,17 +416,26 @@ class WarrantyItem(ProjectRegister):
     def __str__(self):
         return '%s %s' % (self.building or '', self.item or '')
 
+    def seasons(self):
+        """(heating, cooling) seasons of the project's region (Project settings)."""
+        project = Project.get_or_none(Project.id == self.__data__.get('project'))
+        return project.seasons if project is not None else rules.project_seasons()
+
     def derive(self):
+        heating, cooling = self.seasons()
         self.expires_on = rules.warranty_expires_on(
             self.kind, self.starts_on, period_months=self.period_months,
-            period_seasons=self.period_seasons, design_life_years=self.design_life_years)
+            period_seasons=self.period_seasons, design_life_years=self.design_life_years,
+            heating=heating, cooling=cooling)
         self.notice_due_on = rules.notice_due_on(self.expires_on)
 
     def problems(self, actor):
         yield from super().problems(actor)
+        heating, cooling = self.seasons()
         yield from rules.warranty_period_problems(
             self.kind, self.starts_on, period_months=self.period_months,
-            period_seasons=self.period_seasons, design_life_years=self.design_life_years)
+            period_seasons=self.period_seasons, design_life_years=self.design_life_years,
+            heating=heating, cooling=cooling)
         if self.issues_reported is not None and self.issues_reported < 0:
             yield 'issues_reported', '业主报修问题数不能为负数'
         if self.issues_reported and not self.rectification_deadline:
@@ -478,3 +534,15 @@ class SurveyResponse(ProjectFromParent, ProjectRegister):
         yield from rules.score_problems({field: getattr(self, field) for field, _ in rules.SURVEY_DIMENSIONS})
         if all(getattr(self, field) is None for field, _ in rules.SURVEY_DIMENSIONS):
             yield None, '问卷至少须有一项评分'
+
+
+def follow_project_seasons(project_id):
+    """A project's heating/cooling seasons (or dates) changed: its warranty expiries and owner
+    notice days follow (derived values: no change_log rows)."""
+    for row in WarrantyItem.live().where(WarrantyItem.project == project_id):
+        row.derive()
+        WarrantyItem.update(expires_on=row.expires_on, notice_due_on=row.notice_due_on) \
+            .where(WarrantyItem.id == row.id).execute()
+
+
+PROJECT_DATE_HOOKS.append(follow_project_seasons)

@@ -17,6 +17,8 @@ from peewee import (SQL, BooleanField, CharField, DatabaseProxy, DateField, Date
 from playhouse.db_url import parse as parse_db_url
 from playhouse.pool import PooledSqliteDatabase
 
+from rules.workflow import Workflow  # noqa: F401  (registers declare Meta.workflow)
+
 db = DatabaseProxy()
 
 # Free text longer than this is no one's typing (and would hold the write lock while it is indexed
@@ -43,7 +45,7 @@ def make_database(url):
         path = url.split(':///', 1)[1] if ':///' in url else ':memory:'
         return PortalSqliteDatabase(path, check_same_thread=False, **POOL, pragmas={
             'journal_mode': 'wal', 'busy_timeout': 15000, 'foreign_keys': 1,
-            'synchronous': 'normal', 'cache_size': -32000})
+            'synchronous': sqlite_synchronous(), 'cache_size': -32000})
     if url.startswith(('postgres://', 'postgresql://', 'postgresql+psycopg2://')):
         url = 'postgresql://' + url.split('://', 1)[1]
         params = parse_db_url(url)
@@ -51,6 +53,21 @@ def make_database(url):
         return portal_postgresql_class()(name, register_hstore=False, autorollback=True,
                                          **POOL, **params)
     raise ValueError('KEFU_DATABASE_URL 只支持 sqlite:/// 或 postgresql:// ：%s' % url)
+
+
+def sqlite_synchronous():
+    """SQLite's `synchronous` setting: FULL unless KEFU_SQLITE_SYNCHRONOUS says otherwise.
+
+    A register promises that an acknowledged save survives a power cut or an OS crash. In WAL
+    mode NORMAL only promises that for a crash of the process: the last transactions before a
+    power cut may be lost. FULL syncs the WAL at every commit (its cost, measured by
+    benchmarks/load_test.py, is in docs/operations.md). `normal` is the documented switch for a
+    site that accepts that risk for speed."""
+    import os
+    value = (os.environ.get('KEFU_SQLITE_SYNCHRONOUS') or 'full').strip().lower()
+    if value not in ('full', 'normal', 'extra'):
+        raise ValueError('KEFU_SQLITE_SYNCHRONOUS 只能是 full、normal 或 extra：%s' % value)
+    return value
 
 
 # No cap of our own: a thread holds one connection at a time, so the pool never holds more
@@ -145,6 +162,8 @@ def role_can(role, action):
 class User(BaseModel):
     username = CharField(unique=True, max_length=64, verbose_name='用户名')
     display_name = CharField(max_length=64, verbose_name='姓名')
+    # Where the morning digest and the supervisors' alerts go (models/notify.py); optional.
+    email = CharField(max_length=254, null=True, verbose_name='电子邮箱')
     role = CharField(max_length=16, verbose_name='角色', choices=list(ROLE_LABELS.items()))
     password_hash = CharField(max_length=255, verbose_name='密码散列')
     active = BooleanField(default=True, verbose_name='启用')
@@ -237,6 +256,8 @@ class ChangeLog(BaseModel):
     user_id = IntegerField(null=True, verbose_name='用户ID')
     username = CharField(max_length=64, default='system', verbose_name='操作人')
     at = DateTimeField(default=now, verbose_name='时间')
+    # Why, when the change needs a reason (a closed row reopened by a supervisor).
+    note = TextField(null=True, verbose_name='说明')
 
     class Meta:
         table_name = 'change_log'
@@ -253,13 +274,13 @@ class ChangeLog(BaseModel):
                 if k not in skip and before.get(k) != after.get(k)]
 
 
-def log_change(table_name, row_id, action, before, after, actor, project_id=None):
+def log_change(table_name, row_id, action, before, after, actor, project_id=None, note=None):
     return ChangeLog.create(
         table_name=table_name, row_id=row_id, action=action, project_id=project_id,
         before=None if before is None else json.dumps(before, ensure_ascii=False, sort_keys=True),
         after=None if after is None else json.dumps(after, ensure_ascii=False, sort_keys=True),
         user_id=getattr(actor, 'id', None), username=getattr(actor, 'username', 'system'),
-        at=now())
+        at=now(), note=note or None)
 
 
 class ExportLog(BaseModel):
@@ -316,6 +337,7 @@ class Deadline:
     clause:     the manual's words that set the deadline
     manual:     which manual and section
     owner / owner_field: the responsible department (fixed text or a field of the row)
+    row_clause: callable(row) -> (manual, clause), when each row carries its own clause
     """
     what: str
     due_field: str
@@ -326,6 +348,8 @@ class Deadline:
     owner_field: Optional[str] = None
     unit_field: Optional[str] = None
     extra: dict = dc_field(default_factory=dict)
+    # callable(row) -> (manual, clause) for registers whose rows quote their own clause
+    row_clause: Optional[Callable] = None
 
 
 class AttachmentField(CharField):
@@ -373,6 +397,30 @@ class Register(BaseModel):
         return 'project' in cls._meta.fields
 
     @classmethod
+    def workflow(cls):
+        """The register's declared status workflow (Meta.workflow), or None."""
+        return getattr(cls._meta, 'workflow', None)
+
+    def is_closed(self):
+        flow = self.workflow()
+        return flow is not None and self.__data__.get(flow.field) in flow.final
+
+    def locked_for(self, actor):
+        """True when `actor` may not change this row: it is closed and they may not reopen it."""
+        flow = self.workflow()
+        return self.is_closed() and actor is not None and not actor.can(flow.unlock_power)
+
+    def may_change_closed(self, actor):
+        """A closed row changes only by someone who may reopen it, or by the system itself
+        (actor None: seeds, derived refreshes) — or when nothing a person types changed."""
+        if actor is None or actor.can(self.workflow().unlock_power):
+            return True
+        before = self._before_row.__data__
+        derived = set(getattr(self._meta, 'readonly', ())) | set(self.AUDIT_FIELDS) | {'id'}
+        return all(before.get(n) == self.__data__.get(n)
+                   for n in self._meta.fields if n not in derived)
+
+    @classmethod
     def live(cls, *fields):
         """Rows not in the recycle bin."""
         return cls.select(*fields).where(cls.deleted_at.is_null())
@@ -384,6 +432,14 @@ class Register(BaseModel):
     def problems(self, actor):
         """Yield (field, message) for every rule this row breaks. Subclasses call super()."""
         meta = self._meta
+        flow = self.workflow()
+        if flow is not None:
+            before = getattr(self, '_before_row', None)
+            yield from flow.problems(
+                self.__data__, None if before is None else before.__data__,
+                what=self.register_name(), label_of=self.label,
+                may_change_closed=before is None or self.may_change_closed(actor),
+                reopening=bool(getattr(self, '_reopen_reason', None)))
         for name, fld in meta.fields.items():
             if name in ('id',) + self.AUDIT_FIELDS:
                 continue
@@ -400,6 +456,12 @@ class Register(BaseModel):
                 yield name, '「%s」不能超过 %d 个字符。' % (fld.verbose_name or name, fld.max_length)
             elif isinstance(value, str) and isinstance(fld, TextField) and len(value) > TEXT_MAX_CHARS:
                 yield name, '「%s」不能超过 %d 个字符。' % (fld.verbose_name or name, TEXT_MAX_CHARS)
+        # Fields only a power may set (Meta.field_powers, e.g. a project's group robot: admins).
+        for name, power in getattr(meta, 'field_powers', {}).items():
+            if actor is not None and not actor.can(power) and \
+                    self.__data__.get(name) != self.original(name) and \
+                    not (self.original(name) in (None, '') and self.__data__.get(name) in (None, '')):
+                yield name, '「%s」只能由系统管理员设置。' % (meta.fields[name].verbose_name or name)
         # A row may only point at rows of its own project (a unit of another project is refused).
         own_project = self.__data__.get('project') if self.is_project_scoped() else None
         if own_project is not None:
@@ -419,6 +481,14 @@ class Register(BaseModel):
     def after_save(self, actor, created):
         """Runs inside the saving transaction, after the write (e.g. refresh a derived count)."""
 
+    def _raise_alerts(self):
+        """Events that cannot wait (Meta.alerts, models/notify.py): written in the saving
+        transaction, sent by the job runner."""
+        alerts = getattr(self._meta, 'alerts', ())
+        if alerts:
+            from models.notify import raise_alerts
+            raise_alerts(self, alerts)
+
     def original(self, name):
         """The stored value of a field before the edit being saved (None for a new row)."""
         before = getattr(self, '_before_row', None)
@@ -431,8 +501,9 @@ class Register(BaseModel):
         if found:
             raise RuleError(found)
 
-    def save_logged(self, actor, expected_version=None):
-        """Insert or update this row with its rules, version guard and one change_log entry."""
+    def save_logged(self, actor, expected_version=None, note=None):
+        """Insert or update this row with its rules, version guard and one change_log entry
+        (`note`: why, kept with the entry)."""
         cls = type(self)
         with write_tx():
             creating = self.get_id() is None
@@ -445,8 +516,9 @@ class Register(BaseModel):
                 self.version = 1
                 self.save(force_insert=True)
                 log_change(cls._meta.table_name, self.get_id(), 'create', None, row_dict(self),
-                           actor, self._project_id())
+                           actor, self._project_id(), note=note)
                 self.after_save(actor, created=True)
+                self._raise_alerts()
                 return self
             current = cls.select().where(cls._meta.primary_key == self.get_id()).first()
             if current is None or current.deleted_at is not None:
@@ -470,9 +542,26 @@ class Register(BaseModel):
                 self.version = base_version
                 raise StaleError(None)
             log_change(cls._meta.table_name, self.get_id(), 'update', row_dict(current),
-                       row_dict(self), actor, self._project_id())
+                       row_dict(self), actor, self._project_id(), note=note)
             self.after_save(actor, created=False)
+            self._raise_alerts()
             return self
+
+    def reopen_logged(self, actor, reason, expected_version=None):
+        """A supervisor reopens a closed row (Meta.workflow) with a reason, kept in the change log."""
+        flow = self.workflow()
+        reason = (reason or '').strip()
+        if flow is None or not self.is_closed():
+            raise RuleError([(None, '该记录未关闭，无需重新打开。')])
+        if actor is None or not actor.can(flow.unlock_power):
+            raise RuleError([(None, '只有客服经理可以重新打开已关闭的记录。')])
+        if not reason:
+            raise RuleError([('reason', '请填写重新打开的原因。')])
+        setattr(self, flow.field, flow.reopen_to)
+        for name in flow.reopen_clears:
+            setattr(self, name, None)
+        self._reopen_reason = reason
+        return self.save_logged(actor, expected_version, note='重新打开：%s' % reason)
 
     @classmethod
     def create_logged(cls, actor, **values):
@@ -495,7 +584,7 @@ class Register(BaseModel):
                 found.append((name, count))
         return found
 
-    def delete_logged(self, actor):
+    def delete_logged(self, actor, note=None):
         """Soft delete: the row goes to the recycle bin; refused while other rows point at it."""
         cls = type(self)
         with write_tx():
@@ -514,7 +603,7 @@ class Register(BaseModel):
             self.deleted_at, self.deleted_by = stamp, getattr(actor, 'id', None)
             self.version = (self.version or 0) + 1
             log_change(cls._meta.table_name, self.get_id(), 'delete', before, row_dict(self),
-                       actor, self._project_id())
+                       actor, self._project_id(), note=note)
             self.after_save(actor, created=False)
 
     def restore_logged(self, actor):
@@ -529,7 +618,7 @@ class Register(BaseModel):
                        actor, self._project_id())
             self.after_save(actor, created=False)
 
-    def purge_logged(self, actor):
+    def purge_logged(self, actor, note=None):
         """Remove for good (admins, from the recycle bin). The history stays in change_log."""
         cls = type(self)
         with write_tx():
@@ -540,7 +629,7 @@ class Register(BaseModel):
             before = row_dict(self)
             cls.delete().where(cls._meta.primary_key == self.get_id()).execute()
             log_change(cls._meta.table_name, self.get_id(), 'purge', before, None, actor,
-                       self._project_id())
+                       self._project_id(), note=note)
 
     def _project_id(self):
         if self._meta.table_name == 'project':
@@ -588,7 +677,7 @@ def _extra_models():
 
 __all__ = ['db', 'make_database', 'write_tx', 'is_sqlite', 'now', 'choices', 'BaseModel', 'User',
            'ChangeLog', 'ExportLog', 'LoginAttempt', 'log_change', 'row_dict', 'Register', 'RuleError', 'StaleError',
-           'Deadline', 'AttachmentField', 'ROLE_LABELS', 'ROLE_PERMISSIONS', 'WRITE_ACTIONS',
+           'Deadline', 'Workflow', 'AttachmentField', 'ROLE_LABELS', 'ROLE_PERMISSIONS', 'WRITE_ACTIONS',
            'role_can', 'all_registers', 'all_models', 'SQL', 'DoesNotExist', 'BooleanField',
            'CharField', 'DateField', 'DateTimeField', 'DecimalField', 'FloatField',
            'ForeignKeyField', 'IntegerField', 'TextField']

@@ -9,7 +9,7 @@ from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerF
 
 from models.aftercare import ProjectFromParent
 from models.base import choices
-from models.master import Owner, ProjectRegister
+from models.master import Owner, Project, ProjectRegister
 from rules import communication as rules
 
 STAGE = '业主沟通'
@@ -43,6 +43,7 @@ class SupervisionGroup(ProjectRegister):
         lookup = ('name',)
         natural_key = ('project', 'name')
         default_sort = (('formed_on', True),)
+        workflow = rules.GROUP_WORKFLOW
 
     def __str__(self):
         return self.name or ''
@@ -51,10 +52,24 @@ class SupervisionGroup(ProjectRegister):
         yield from super().problems(actor)
         yield from rules.group_problems(kind=self.kind, formed_on=self.formed_on, region=self.region,
                                         has_project=bool(self.__data__.get('project')))
-        if self.status == '运行中' and not self.formed_on:
-            yield 'formed_on', '运行中的小组须填写成立日期'
+        project = Project.get_or_none(Project.id == self.__data__.get('project'))
+        yield from rules.service_group_problems(
+            kind=self.kind, formed_on=self.formed_on,
+            delivered_on=project.delivery_start_date if project else None, region=self.region,
+            project_region=project.region if project else None,
+            region_taken=self.status != '已解散' and self._region_taken())
         if self.formed_on and self.formed_on > _today():
             yield 'formed_on', '成立日期不能晚于今天'
+
+    def _region_taken(self):
+        """Another running service group of the same region (of any project)."""
+        if self.kind != rules.SERVICE_GROUP or not self.region:
+            return False
+        others = SupervisionGroup.live(SupervisionGroup.region).where(
+            (SupervisionGroup.kind == rules.SERVICE_GROUP) & (SupervisionGroup.status != '已解散'))
+        if self.get_id() is not None:
+            others = others.where(SupervisionGroup.id != self.get_id())
+        return any(rules.region_name(o.region) == rules.region_name(self.region) for o in others)
 
     def active_member_count(self, today=None):
         today = today or _today()
@@ -123,6 +138,8 @@ class GroupMeeting(ProjectFromParent, ProjectRegister):
     minutes = TextField(null=True, verbose_name='会议纪要')
     minutes_sent_on = DateField(null=True, verbose_name='纪要发送日期',
                                 help_text='纪要主送小组各成员，并报总工办和客户服务部。')
+    minutes_sent_to = CharField(max_length=200, null=True, verbose_name='纪要主送/抄报',
+                                help_text='手册003：纪要主送相关单位、部门及小组各成员，并报集团公司总工程师办公室和客户服务部。')
     owner_suggestions = TextField(null=True, verbose_name='业主建议')
     suggestions_accepted = BooleanField(default=False, verbose_name='建议已采纳')
     feedback_sent_on = DateField(null=True, verbose_name='书面反馈日期',
@@ -144,6 +161,12 @@ class GroupMeeting(ProjectFromParent, ProjectRegister):
         return '%s %s' % (self.phase or '', self.held_on or '')
 
     parent_field = 'group'
+    MINUTES_RECIPIENTS = '小组各成员、总工程师办公室、客户服务部'
+
+    def derive(self):
+        super().derive()
+        if self.minutes_sent_on and not (self.minutes_sent_to or '').strip():
+            self.minutes_sent_to = self.MINUTES_RECIPIENTS     # whom the manual names
 
     def problems(self, actor):
         yield from super().problems(actor)

@@ -10,6 +10,7 @@ from peewee import (BooleanField, Case, CharField, DateField, ForeignKeyField, I
                     TextField, fn)
 
 from models.base import AttachmentField, Deadline, RuleError, choices, db, write_tx
+from models.notify import Alert, became
 from models.master import PROJECT_DATE_HOOKS, Contractor, Project, ProjectRegister, Unit
 from models.schema import SCHEMA_HOOKS
 from rules import delivery as rules
@@ -23,9 +24,9 @@ ROUND_NAMES = {number: label for label, number in ROUND_LABELS.items()}
 class ActorAware:
     """Keeps the saving user at hand for `derive()` (who approved a decision, who verified)."""
 
-    def save_logged(self, actor, expected_version=None):
+    def save_logged(self, actor, expected_version=None, **kwargs):
         self._actor = actor
-        return super().save_logged(actor, expected_version)
+        return super().save_logged(actor, expected_version, **kwargs)
 
     def actor_name(self):
         actor = getattr(self, '_actor', None)
@@ -62,6 +63,8 @@ class AcceptanceRound(ProjectRegister):
                          help_text='由项目交付日期（T日）按手册001推算。')
     out_of_window = BooleanField(default=False, verbose_name='超出时间窗口')
     window_note = CharField(max_length=255, null=True, verbose_name='时间窗口说明')
+    summary_due_on = DateField(null=True, verbose_name='总结会最迟日期',
+                               help_text='第一轮不晚于入住前2个月，第二轮不晚于入住前30天（手册001）。')
 
     class Meta:
         table_name = 'acceptance_round'
@@ -73,7 +76,8 @@ class AcceptanceRound(ProjectRegister):
         search = ('leader', 'window_note', 'remarks')
         natural_key = ('project', 'round_no')
         default_sort = (('project', False), ('round_no', False))
-        readonly = ('start_from', 'start_until', 'clear_by', 'out_of_window', 'window_note')
+        readonly = ('start_from', 'start_until', 'clear_by', 'out_of_window', 'window_note',
+                    'summary_due_on')
         lookup = ('round_no',)
         indexes = ((('project', 'round_no'), True),)
         deadlines = (
@@ -82,6 +86,10 @@ class AcceptanceRound(ProjectRegister):
                      clause='第一轮“清查完毕(不晚于入住前2月)”；第二轮“清查完毕(不晚于入住前30天)”；'
                             '第三轮问题须在施工钥匙移交（不晚于入住前15日）前关闭。',
                      manual='手册001 项目交付前的内部模拟验收', owner_field='organizer'),
+            Deadline(what='内部验收总结会', due_field='summary_due_on',
+                     open_when=lambda m: m.summary_meeting_on.is_null(),
+                     clause=rules.SUMMARY_MEETING_CLAUSES[1] + rules.SUMMARY_MEETING_CLAUSES[2],
+                     manual='手册001 内部验收总结会', owner='项目部'),
         )
 
     def __str__(self):
@@ -104,6 +112,7 @@ class AcceptanceRound(ProjectRegister):
         if not self.organizer:
             self.organizer = rules.ROUND_ORGANIZERS[number]
         delivery_on = self._delivery_on()
+        self.summary_due_on = rules.summary_meeting_due(number, delivery_on)
         window = rules.round_window(number, delivery_on)
         if window is None:
             self.start_from = self.start_until = self.clear_by = None
@@ -195,6 +204,10 @@ class InspectionIssue(ActorAware, ProjectRegister):
         default_sort = (('found_on', True),)
         readonly = ('decision_approved_by', 'decision_approved_on')
         lookup = ('description', 'location')
+        workflow = rules.ISSUE_WORKFLOW
+        # 手册001: 重大问题须定整改措施、整改期限、责任人和处罚措施 — told to the supervisors at once.
+        alerts = (Alert('重大验收问题', became('severity', '重大'),
+                        lambda row: '重大验收问题：%s' % row),)
         deadlines = (
             Deadline(what='验收问题整改期限', due_field='deadline',
                      open_when=lambda m: m.status.not_in(rules.SETTLED_STATUSES),
@@ -217,10 +230,14 @@ class InspectionIssue(ActorAware, ProjectRegister):
             self.location = self.location.strip() or None
         old = self.original('status')
         today = _today()
-        if self.status == rules.STATUS_TO_VERIFY and not self.rectified_on:
+        # Moving an issue on is the step being done now: rectified today, and closing is the
+        # verification by 客户关系部 (the closing user, today) unless given. A new row records
+        # what happened before: it carries those facts itself (ISSUE_WORKFLOW), its creator is
+        # never taken for the verifier.
+        editing = getattr(self, '_before_row', None) is not None
+        if editing and self.status == rules.STATUS_TO_VERIFY and not self.rectified_on:
             self.rectified_on = today
-        if self.status == rules.STATUS_CLOSED and old != rules.STATUS_CLOSED:
-            # Closing is the verification by 客户关系部: the closing user, today, unless given.
+        if editing and self.status == rules.STATUS_CLOSED and old != rules.STATUS_CLOSED:
             if not (self.verified_by or '').strip() and self.actor_name():
                 self.verified_by = self.actor_name()
             if not self.verified_on:
@@ -265,7 +282,8 @@ class InspectionIssue(ActorAware, ProjectRegister):
 # --------------------------------------------------------------------------- key_transfer
 
 class KeyTransfer(ProjectRegister):
-    kind = CharField(max_length=8, choices=choices(*rules.KEY_KINDS), verbose_name='钥匙类型')
+    kind = CharField(max_length=8, choices=choices(*rules.KEY_TRANSFER_KINDS), verbose_name='钥匙类型',
+                     help_text='补交/更换钥匙：事后补交或更换的钥匙，不改变项目的钥匙移交日期，不计逾期。')
     scope = TextField(verbose_name='移交范围',
                       help_text='楼栋或房号，用逗号、顿号或空格分隔（如“1栋、2栋、3-1-101”）；“全部”表示本项目全部房源。')
     from_party = CharField(max_length=64, null=True, verbose_name='移交方',
@@ -310,6 +328,8 @@ class KeyTransfer(ProjectRegister):
             self.late_days = rules.key_late_days(self.kind, move_in_on, self.transferred_on)
             self.timing_note = rules.key_timing_note(self.kind, move_in_on, self.transferred_on) or \
                 ('项目未定交付日期，无法判断移交时限。' if move_in_on is None else None)
+        elif self.kind == rules.KEY_SUPPLEMENT:
+            self.due_on, self.late_days, self.timing_note = None, 0, rules.SUPPLEMENT_NOTE
 
     def unsettled_issue_count(self):
         return (InspectionIssue.live()
@@ -322,7 +342,7 @@ class KeyTransfer(ProjectRegister):
         project_id = self.__data__.get('project')
         scopes = [self.scope or '']
         others = KeyTransfer.live().where((KeyTransfer.project == project_id) &
-                                          (KeyTransfer.kind == rules.KEY_SALES))
+                                          KeyTransfer.kind.in_((rules.KEY_SALES, rules.KEY_SUPPLEMENT)))
         if self.get_id() is not None:
             others = others.where(KeyTransfer.id != self.get_id())
         scopes += [o.scope or '' for o in others]
@@ -330,8 +350,14 @@ class KeyTransfer(ProjectRegister):
                 .where((Unit.project == project_id) & Unit.status.in_(('已售', '已交付')) &
                        Unit.deleted_at.is_null())
                 .order_by(Unit.building, Unit.entrance, Unit.room))
-        units = [(str(u), u.building) for u in sold]
+        units = [(str(u), u.building, u.entrance, u.room) for u in sold]
         return rules.units_not_covered(units, ' '.join(scopes))
+
+    def project_units(self):
+        """(building, entrance, room) of every live unit of the project."""
+        return (Unit.select(Unit.building, Unit.entrance, Unit.room)
+                .where((Unit.project == self.__data__.get('project')) & Unit.deleted_at.is_null())
+                .tuples())
 
     def problems(self, actor):
         yield from super().problems(actor)
@@ -345,6 +371,8 @@ class KeyTransfer(ProjectRegister):
                 self.original(name) == getattr(self, name)
                 for name in ('kind', 'scope', 'transferred_on', 'missing_or_damaged', 'replaced')):
             return
+        if self.__data__.get('project'):
+            yield from rules.scope_problems(self.scope, self.project_units())
         if self.kind == rules.KEY_CONSTRUCTION:
             yield from rules.construction_key_problems(self.unsettled_issue_count())
         elif self.kind == rules.KEY_SALES:
@@ -357,20 +385,25 @@ class KeyTransfer(ProjectRegister):
 class DeliveryMilestone(ProjectRegister):
     code = CharField(max_length=8, verbose_name='节点编码')
     name = CharField(max_length=100, verbose_name='节点名称')
-    offset_days = IntegerField(verbose_name='相对交付日（天）', help_text='负数为交付前，正数为交付后。')
+    anchor = CharField(max_length=8, choices=choices(*rules.ANCHORS), default=rules.ANCHOR_T,
+                       verbose_name='起算日',
+                       help_text='交付日：集中交付首日（T日）；交付完成日：集中交付工作完成之日（手册001 “房屋交付工作完成三日内/15日内”）。')
+    offset_months = IntegerField(default=0, verbose_name='相对月数',
+                                 help_text='“N个月”按日历月计算（如 5月31日前3个月为2月28日/29日）；负数为之前。')
+    offset_days = IntegerField(verbose_name='相对天数', help_text='负数为交付前，正数为交付后；在相对月数之后再加减。')
     due_on = DateField(null=True, verbose_name='计划完成日期',
-                       help_text='生成时按交付日期推算；可修改，重新生成不会覆盖。')
+                       help_text='生成时按起算日推算；起算日未定时为“待定”。可修改，重新生成不会覆盖。')
     owner_department = CharField(max_length=32, verbose_name='责任部门')
     done_on = DateField(null=True, verbose_name='完成日期')
     clause = TextField(null=True, verbose_name='手册依据')
-    plan_basis_on = DateField(null=True, verbose_name='编制时的交付日',
-                              help_text='生成计划时的交付日（T日）；交付日变更时，未手工改过日期的节点随之顺延。')
+    plan_basis_on = DateField(null=True, verbose_name='编制时的起算日',
+                              help_text='推算计划完成日期时所用的起算日（T日或交付完成日）；起算日变更时，未手工改过日期的节点随之顺延。')
 
     class Meta:
         table_name = 'delivery_milestone'
         verbose_name = '交付计划节点'
         stage = STAGE
-        list_columns = ('project', 'code', 'name', 'offset_days', 'due_on', 'owner_department',
+        list_columns = ('project', 'code', 'name', 'offset_label', 'due_on', 'owner_department',
                         'done_on', 'state')
         filters = ('project', 'owner_department', 'due_on', 'done_on', 'code')
         search = ('code', 'name', 'owner_department', 'remarks')
@@ -381,8 +414,9 @@ class DeliveryMilestone(ProjectRegister):
         indexes = ((('project', 'code'), True),)
         deadlines = (
             Deadline(what='交付计划节点', due_field='due_on', open_when=lambda m: m.done_on.is_null(),
-                     clause='REGISTERS §7 交付倒排计划（手册004 4.1–4.3，手册001）：各节点相对交付日T的天数。',
-                     manual='手册004 交付工作指引', owner_field='owner_department'),
+                     clause='交付倒排计划（手册004 4.1–4.3，手册001、000、002）：各节点相对交付日T或交付完成日的期限。',
+                     manual='手册004 交付工作指引', owner_field='owner_department',
+                     row_clause=lambda row: (rules.clause_source(row.clause), row.clause)),
         )
 
     def __str__(self):
@@ -392,11 +426,29 @@ class DeliveryMilestone(ProjectRegister):
     def state(self):
         return rules.milestone_state(self.due_on, self.done_on, _today())
 
+    @property
+    def offset_label(self):
+        return rules.offset_label(self.offset_days or 0, self.offset_months or 0, self.anchor)
+
+    def anchor_on(self, project=None):
+        """The day this node counts from: T, or the handover's completion (None while unknown)."""
+        project = project or Project.get_or_none(Project.id == self.__data__.get('project'))
+        if project is None:
+            return None
+        if self.anchor == rules.ANCHOR_DONE:
+            return handover_completed_on(project)
+        return project.delivery_date
+
+    def planned_due_on(self, anchor_on):
+        return rules.milestone_due_on(anchor_on, self.offset_days or 0, self.offset_months or 0,
+                                      rules.ANCHOR_T)
+
     def derive(self):
         if self.due_on is None and self.offset_days is not None:
-            project = Project.get_or_none(Project.id == self.__data__.get('project'))
-            if project and project.delivery_date:
-                self.due_on = rules.milestone_due_on(project.delivery_date, self.offset_days)
+            basis = self.anchor_on()
+            if basis is not None:
+                self.due_on = self.planned_due_on(basis)
+                self.plan_basis_on = basis
 
     def problems(self, actor):
         yield from super().problems(actor)
@@ -417,21 +469,29 @@ class DeliveryMilestone(ProjectRegister):
         Idempotent: codes present (edited or even in the recycle bin) are left as they are.
         """
         if project.delivery_date is None:
-            from models.base import RuleError
             raise RuleError([(None, '项目「%s」未填写合同约定交付日期或实际集中交付日期，无法生成交付计划。'
                               % project.name)])
         created = []
         with write_tx():
             existing = [m.code for m in cls.select(cls.code).where(cls.project == project.id)]
-            for values in rules.missing_milestones(project.delivery_date, existing):
-                created.append(cls.create_logged(actor, project=project.id,
-                                                 plan_basis_on=project.delivery_date, **values))
+            for values in rules.missing_milestones(project.delivery_date, existing,
+                                                   handover_completed_on(project)):
+                created.append(cls.create_logged(actor, project=project.id, **values))
+            from models.risk import RiskInspection
+            for kind, code in rules.INSPECTION_CODES.items():
+                done = (RiskInspection.live(RiskInspection.completed_on)
+                        .where((RiskInspection.project == project.id) & (RiskInspection.kind == kind) &
+                               RiskInspection.completed_on.is_null(False))
+                        .order_by(RiskInspection.completed_on).first())
+                if done is not None:
+                    complete_node(project.id, code, done.completed_on)
         return created
 
 
 # --------------------------------------------------------------------------- when T moves
 
-ROUND_DERIVED = ('start_from', 'start_until', 'clear_by', 'out_of_window', 'window_note')
+ROUND_DERIVED = ('start_from', 'start_until', 'clear_by', 'out_of_window', 'window_note',
+                 'summary_due_on')
 KEY_DERIVED = ('due_on', 'late_days', 'timing_note')
 
 
@@ -442,24 +502,62 @@ def _rederive(model, rows, names):
              .where(model.id == row.id).execute()
 
 
-def follow_project_dates(project_id):
-    """The project's delivery date moved: round windows and key due dates are derived again, and
-    milestones still on the date the plan gave them move with T (hand-edited ones stay)."""
-    _rederive(AcceptanceRound, AcceptanceRound.live().where(AcceptanceRound.project == project_id),
-              ROUND_DERIVED)
-    _rederive(KeyTransfer, KeyTransfer.live().where(KeyTransfer.project == project_id), KEY_DERIVED)
+def complete_node(project_id, code, done_on):
+    """The register that tracks a countdown node's work recorded it done (e.g. the 交付前风险检查
+    completed): its open node is done on that day too, so the two never disagree."""
+    for row in DeliveryMilestone.live().where((DeliveryMilestone.project == project_id) &
+                                              (DeliveryMilestone.code == code) &
+                                              DeliveryMilestone.done_on.is_null()):
+        row.done_on = done_on
+        row.save_logged(None)
+
+
+def handover_completed_on(project):
+    """集中交付完成日 of a project (rules.delivery.handover_completed_on): the date the supervisor
+    recorded, else the last day the roster scheduled an owner for (postponed owners aside)."""
+    set_on = getattr(project, 'handover_completed_on', None)
+    if set_on is not None:
+        return set_on
+    from models.handover import HandoverEntry
+    last = (HandoverEntry.select(fn.MAX(HandoverEntry.appointment_on))
+            .where((HandoverEntry.project == project.id) & HandoverEntry.deleted_at.is_null() &
+                   (HandoverEntry.status != '延期')).scalar())
+    if isinstance(last, str):
+        last = datetime.date.fromisoformat(last[:10])
+    return rules.handover_completed_on(None, last)
+
+
+def follow_handover_completion(project_id):
+    """The roster's schedule changed: the nodes counting from the handover's completion follow."""
+    if DeliveryMilestone.live().where((DeliveryMilestone.project == project_id) &
+                                      (DeliveryMilestone.anchor == rules.ANCHOR_DONE) &
+                                      DeliveryMilestone.done_on.is_null()).exists():
+        follow_project_dates(project_id, only_anchor=rules.ANCHOR_DONE)
+
+
+def follow_project_dates(project_id, only_anchor=None):
+    """The project's delivery date (or its handover completion) moved: round windows and key due
+    dates are derived again, and milestones still on the date the plan gave them move with the
+    day they count from (hand-edited ones stay; one whose anchor is unknown again is 待定)."""
+    if only_anchor is None:
+        _rederive(AcceptanceRound, AcceptanceRound.live().where(AcceptanceRound.project == project_id),
+                  ROUND_DERIVED)
+        _rederive(KeyTransfer, KeyTransfer.live().where(KeyTransfer.project == project_id), KEY_DERIVED)
     project = Project.get_by_id(project_id)
-    delivery_on = project.delivery_date
-    if delivery_on is None:
+    if project.delivery_date is None:
         return
-    for row in DeliveryMilestone.live().where(DeliveryMilestone.project == project_id):
-        basis = row.plan_basis_on
-        if basis is None or basis == delivery_on or row.done_on is not None:
+    rows = DeliveryMilestone.live().where(DeliveryMilestone.project == project_id)
+    if only_anchor is not None:
+        rows = rows.where(DeliveryMilestone.anchor == only_anchor)
+    for row in rows:
+        basis, anchor_on = row.plan_basis_on, row.anchor_on(project)
+        if basis == anchor_on or row.done_on is not None:
             continue
-        if row.due_on != rules.milestone_due_on(basis, row.offset_days):
+        planned = row.planned_due_on(basis) if basis is not None else None
+        if row.due_on != planned:
             continue                      # edited by hand: kept
-        row.due_on = rules.milestone_due_on(delivery_on, row.offset_days)
-        row.plan_basis_on = delivery_on
+        row.due_on = row.planned_due_on(anchor_on) if anchor_on is not None else None
+        row.plan_basis_on = anchor_on
         try:
             row.save_logged(None)
         except RuleError:                 # a row its own rules refuse stays as it was
@@ -474,6 +572,58 @@ def _add_late_columns():
     from models.schema import add_column
     if 'delivery_milestone' in db.get_tables():
         add_column('delivery_milestone', 'plan_basis_on', DateField(null=True))
+
+
+def countdown_in_calendar_months():
+    """Migration 3: "N个月" is N calendar months, and +3/+15 count from the handover's completion.
+
+    Every project gets its handover completion date column; the countdown's nodes written as 90
+    days get their new codes (rules.RENAMED_CODES) and month offsets, every node its anchor, and
+    each node still on the date its plan gave it (not done, not edited by hand) is dated again by
+    the rule. The two risk inspections whose window lost its lower bound (交付前风险检查,
+    开盘及上市前检查) get their deadline again. Only the columns named here are read, so later
+    migrations' columns are not needed yet."""
+    from models.risk import RiskInspection
+    from models.schema import add_column
+    from rules import risk as risk_rules
+    add_column('project', 'handover_completed_on', DateField(null=True))
+    projects = {p.id: p for p in Project.select(Project.id, Project.launch_date,
+                                                Project.contract_delivery_date,
+                                                Project.delivery_start_date,
+                                                Project.handover_completed_on)}
+    tables = db.get_tables()
+    if 'delivery_milestone' in tables:
+        add_column('delivery_milestone', 'anchor', CharField(max_length=8, default=rules.ANCHOR_T))
+        add_column('delivery_milestone', 'offset_months', IntegerField(default=0))
+        m = DeliveryMilestone
+        for old, new in rules.RENAMED_CODES.items():
+            m.update(code=new).where(m.code == old).execute()
+        for row in m.select(m.id, m.project, m.code, m.offset_days, m.due_on, m.done_on,
+                            m.plan_basis_on).where(m.code.in_(list(rules.COUNTDOWN_BY_CODE))):
+            spec = rules.COUNTDOWN_BY_CODE[row.code]
+            planned = row.plan_basis_on and rules.milestone_due_on(row.plan_basis_on, row.offset_days)
+            values = {m.anchor: spec.anchor, m.offset_months: spec.offset_months,
+                      m.offset_days: spec.offset_days}
+            project = projects.get(row.__data__['project'])
+            if row.done_on is None and row.due_on == planned and project is not None:
+                basis = handover_completed_on(project) if spec.anchor == rules.ANCHOR_DONE \
+                    else project.delivery_date
+                values[m.due_on] = rules.spec_due_on(spec, project.delivery_date, basis)
+                values[m.plan_basis_on] = basis
+            m.update(values).where(m.id == row.id).execute()
+    if 'risk_inspection' in tables:
+        r = RiskInspection
+        for row in r.select(r.id, r.project, r.kind, r.listing_on, r.completed_on).where(
+                r.kind.in_(('交付前风险检查', '开盘及上市前检查'))):
+            project = projects.get(row.__data__['project'])
+            window = project and risk_rules.inspection_due_date(
+                row.kind, launch_on=project.launch_date, delivery_on=project.delivery_date,
+                listing_on=row.listing_on)
+            if window is None:
+                continue
+            timing = risk_rules.timing(window, row.completed_on, datetime.date.today())
+            r.update({r.window_start_on: window.start_on, r.due_on: window.due_on,
+                      r.out_of_window: timing in risk_rules.OUT_OF_WINDOW}).where(r.id == row.id).execute()
 
 
 SCHEMA_HOOKS.append(_add_late_columns)

@@ -33,6 +33,8 @@ STATUS_LEVELS = {OVERDUE: 'danger', DUE_TODAY: 'warning', DUE_SOON: 'info'}
 DEFAULT_DAYS = 14
 MAX_DAYS = 366
 DEFAULT_OWNER = '客户关系部'
+UNSCHEDULED = '未定期限'     # an open row whose deadline is not set: to be chased, never hidden
+UNASSIGNED = '未指派'        # an open row whose owner field is empty
 
 
 def due_status(due_on, today):
@@ -69,7 +71,7 @@ def threshold_crossed_on(sign_dates, total_units, numerator=3, denominator=10):
 class DueItem:
     """One thing due: what, by when, where, who owns it, and the clause that says so."""
     what: str
-    due_on: datetime.date
+    due_on: Optional[datetime.date]      # None: 未定期限
     today: datetime.date
     project_id: Optional[int]
     project_name: str
@@ -87,18 +89,18 @@ class DueItem:
 
     @property
     def days_left(self):
-        return (self.due_on - self.today).days
+        return None if self.due_on is None else (self.due_on - self.today).days
 
     @property
     def status(self):
-        return due_status(self.due_on, self.today)
+        return UNSCHEDULED if self.due_on is None else due_status(self.due_on, self.today)
 
     @property
     def level(self):
-        return STATUS_LEVELS[self.status]
+        return STATUS_LEVELS.get(self.status, 'secondary')
 
     def sort_key(self):
-        return (self.due_on, self.project_name, self.register, self.row_id or 0, self.seq, self.what)
+        return (self.due_on or datetime.date.max, self.project_name, self.register, self.row_id or 0, self.seq, self.what)
 
 
 @dataclass
@@ -186,7 +188,7 @@ def department_choices():
     names = [d.name for d in Department.live(Department.name).order_by(Department.name)]
     for _, deadline in register_deadlines():
         names.append(deadline.owner)
-    names += [s.owner for s in SOURCES]
+    names += [s.owner for s in SOURCES] + [UNASSIGNED]
     try:
         from rules.delivery import COUNTDOWN
         names += [spec.owner_department for spec in COUNTDOWN]
@@ -214,23 +216,21 @@ def _unit_field(model, deadline):
 
 
 def _department_condition(model, deadline, department):
-    """A condition on the rows owned by `department`, True (all rows) or False (none)."""
+    """A condition on the rows owned by `department`, True (all rows) or False (none). A row whose
+    owner field is empty is 未指派 (UNASSIGNED), not the deadline's default owner."""
     fld = _owner_field(model, deadline)
-    fallback = deadline.owner == department
     if fld is None:
-        return fallback
+        return deadline.owner == department
+    if department == UNASSIGNED:
+        return fld.is_null() if isinstance(fld, ForeignKeyField) else (fld.is_null() | (fld == ''))
     if isinstance(fld, ForeignKeyField):
         target = fld.rel_model
         name_field = target._meta.fields.get('name')
         if name_field is None:
-            return fallback
+            return deadline.owner == department
         ids = target.select(target._meta.primary_key).where(name_field == department)
-        cond = fld.in_(ids)
-    else:
-        cond = fld == department
-        if fallback:
-            cond = cond | (fld == '')
-    return (cond | fld.is_null()) if fallback else cond
+        return fld.in_(ids)
+    return fld == department
 
 
 # --------------------------------------------------------------------------- open rows, indexed
@@ -332,24 +332,28 @@ def _register_schema_hook():
 _register_schema_hook()
 
 
-def _deadline_query(model, deadline, flt, project_ids, today, *fields):
+def _deadline_query(model, deadline, flt, project_ids, today, *fields, unscheduled=False):
+    """The open rows of one deadline the filter asks for: dated ones up to the horizon, or with
+    `unscheduled` those whose due date is not set (未定期限)."""
     due = getattr(model, deadline.due_field)
-    query = model.select(*fields).where(open_condition(model, deadline) & due.is_null(False))
+    query = model.select(*fields).where(open_condition(model, deadline) & due.is_null(unscheduled))
     if 'project' in model._meta.fields:
         query = query.where(model.project.in_(project_ids or [0]))
     elif flt.project_ids is not None or flt.project is not None:
         return None        # a shared register has no project to scope by
-    last = horizon(today, flt.days)
-    if flt.status == OVERDUE:
+    if unscheduled:
+        if flt.status not in (None, UNSCHEDULED):
+            return None
+    elif flt.status == OVERDUE:
         query = query.where(due < today)
     elif flt.status == DUE_TODAY:
         query = query.where(due == today)
     elif flt.status == DUE_SOON:
-        query = query.where((due > today) & (due <= last))
+        query = query.where((due > today) & (due <= horizon(today, flt.days)))
     elif flt.status:
         return None
     else:
-        query = query.where(due <= last)
+        query = query.where(due <= horizon(today, flt.days))
     if flt.department:
         cond = _department_condition(model, deadline, flt.department)
         if cond is False:
@@ -409,7 +413,7 @@ def _fetch_rows(model, deadline, query, count):
     """The first `count` rows of one deadline's query in urgency order, with only the columns
     an item shows (no id list: the rows that made the cut are a prefix of that order)."""
     detail = _detail_fields(model)
-    if detail is None:
+    if detail is None or deadline.row_clause is not None:
         columns = [model]
     else:
         wanted = [model._meta.primary_key, getattr(model, deadline.due_field)] + detail
@@ -439,13 +443,15 @@ def _register_items(model, deadline, rows, today, project_names):
             value = row.__data__.get(owner_fld.name)
             if isinstance(owner_fld, ForeignKeyField):
                 value = owners.get(value)
-            owner = value or deadline.owner
+            owner = value or UNASSIGNED
         unit_id = row.__data__.get(unit_fld.name) if unit_fld else None
         project_id = row.__data__.get('project')
+        manual, clause = deadline.row_clause(row) if deadline.row_clause else (None, None)
         items.append(DueItem(
             what=deadline.what, due_on=row.__data__[deadline.due_field], today=today,
             project_id=project_id, project_name=project_names.get(project_id, ''), owner=owner,
-            clause=deadline.clause, manual=deadline.manual, register=table, register_name=name,
+            clause=clause or deadline.clause, manual=manual or deadline.manual,
+            register=table, register_name=name,
             link='/admin/%s/details/?id=%s' % (table, row.get_id()), row_id=row.get_id(),
             unit_id=unit_id, unit_label=units.get(unit_id, ''),
             detail=_row_detail(model, row, detail)))
@@ -548,6 +554,31 @@ def collect(today, flt=None, limit=None):
     return report
 
 
+def collect_unscheduled(flt=None, limit=None):
+    """Open rows whose deadline is not set yet (未定期限): nobody can be late for them, so they are
+    listed to be chased instead of never appearing. The scope and the project, register and
+    department filters of `collect`; at most `limit` rows per deadline (None = all), `total`
+    and `by_register` counting them all."""
+    flt = flt or DueFilter()
+    projects = visible_projects(flt.project_ids, flt.project)
+    names = {p.id: p.name for p in projects}
+    report = DueReport(today=None, days=flt.days, items=[], total=0, projects=projects)
+    for model, deadline in register_deadlines():
+        if flt.register and flt.register != model._meta.table_name:
+            continue
+        query = _deadline_query(model, deadline, flt, list(names), None, unscheduled=True)
+        found = query.count() if query is not None else 0
+        if not found:
+            continue
+        name = getattr(model._meta, 'verbose_name', model._meta.table_name)
+        report.by_register[name] = report.by_register.get(name, 0) + found
+        report.total += found
+        report.items += _register_items(model, deadline, _fetch_rows(model, deadline, query, limit),
+                                        None, names)
+    report.by_status = {UNSCHEDULED: report.total}
+    return report
+
+
 # --------------------------------------------------------------------------- project-level sources
 
 def _model(table):
@@ -587,10 +618,16 @@ def _countdown_evidence(project_id):
     if inspections is not None:
         kinds = {i.kind for i in inspections.live(inspections.kind)
                  .where(inspections.project == project_id)}
-        for kind, code in (('交付前风险检查', 'T-90b'), ('交付联合验收', 'T-7'),
-                           ('交付后客户体验评估', 'T+90b')):
-            if kind in kinds:
-                done.add(code)
+        from rules.delivery import INSPECTION_CODES
+        done.update(code for kind, code in INSPECTION_CODES.items() if kind in kinds)
+    # Plans and teams (REGISTERS §9): a row carries the node with its own deadline.
+    from rules import plans
+    teams, plan = _model('work_team'), _model('handover_plan')
+    if teams is not None and teams.live().where((teams.project == project_id) &
+                                                (teams.kind == plans.MOVE_IN)).exists():
+        done.add(plans.COUNTDOWN_TEAMS[plans.MOVE_IN])
+    if plan is not None and plan.live().where(plan.project == project_id).exists():
+        done.update(plans.PLAN_COUNTDOWN_CODES)
     return done
 
 
@@ -601,7 +638,8 @@ def countdown_without_plan(projects, today, flt):
     report are due whether or not anyone generated the plan. Nodes with a delivery_milestone row
     (even one in the recycle bin) are that row's business, through its own Meta deadline."""
     try:
-        from rules.delivery import COUNTDOWN, milestone_due_on
+        from rules.delivery import ANCHOR_DONE, COUNTDOWN, spec_due_on
+        from models.delivery import handover_completed_on
     except ImportError:
         return
     milestones = _model('delivery_milestone')
@@ -616,15 +654,19 @@ def countdown_without_plan(projects, today, flt):
             have = {m.code for m in milestones.select(milestones.code)
                     .where(milestones.project == project.id)}
         have |= _countdown_evidence(project.id)
+        completed_on = None
         for seq, spec in enumerate(COUNTDOWN):
             if spec.code in have:
                 continue
+            if spec.anchor == ANCHOR_DONE and completed_on is None:
+                completed_on = handover_completed_on(project)
+            due_on = spec_due_on(spec, delivery_on, completed_on)
+            if due_on is None:          # counts from a completion not known yet: 待定, not due
+                continue
             yield _item(COUNTDOWN_KEY, COUNTDOWN_NAME, project, today,
-                        what='T%+d %s' % (spec.offset_days, spec.name),
-                        due_on=milestone_due_on(delivery_on, spec.offset_days),
-                        clause=spec.clause, manual='REGISTERS §7 交付倒排计划（未生成节点 %s）' % spec.code,
-                        owner=spec.owner_department, link=link, detail='交付计划未生成该节点',
-                        seq=seq)
+                        what='%s %s' % (spec.label, spec.name), due_on=due_on,
+                        clause=spec.clause, manual=spec.manual, owner=spec.owner_department,
+                        link=link, detail='交付计划未生成该节点（%s）' % spec.code, seq=seq)
 
 
 QUALITY_GROUP_KEY = 'quality_group'
@@ -669,52 +711,31 @@ def quality_group_due(projects, today, flt):
 
 
 CALLBACK_KEY = 'annual_callback'
-CALLBACK_NAME = '年度顾客回访'
-
-
-def delivered_units(project_id):
-    from models.master import Unit
-    roster = _model('handover_entry')
-    if roster is not None:
-        handed = roster.live().where((roster.project == project_id) &
-                                     (roster.status == '已交付')).count()
-        if handed:
-            return handed
-    return Unit.live().where((Unit.project == project_id) & (Unit.status == '已交付')).count()
+CALLBACK_NAME = '交付满一年顾客回访'
 
 
 @deadline_source(CALLBACK_KEY, CALLBACK_NAME)
 def annual_callback_due(projects, today, flt):
-    """The yearly owner callback (手册003): due a year after handover once occupancy exceeds 50%,
-    and a year after the last valid callback (returned > 25%) after that."""
-    surveys = _model('callback_survey')
-    if surveys is None:
+    """The owner callback (手册003): at least one, due once the project is a year past handover and
+    its occupancy exceeds 50% (models.aftercare.callback_obligation decides; the callbacks page
+    asks the same function)."""
+    if _model('callback_survey') is None:
         return
-    from models.master import Unit
+    from models.aftercare import callback_obligation
     from rules import aftercare as care
-    date_field = next((n for n in ('report_on', 'returned_on', 'issued_on')
-                       if n in surveys._meta.fields), None)
     for project in projects:
-        delivered_on = project.delivery_start_date
-        if delivered_on is None:
+        if project.delivery_start_date is None:
             continue
-        total = Unit.live().where(Unit.project == project.id).count()
-        delivered = delivered_units(project.id)
-        if not care.occupancy_exceeds_half(delivered, total):
+        obligation, delivered, total, valid = callback_obligation(project, today)
+        if not obligation.open:
             continue
-        query = surveys.live().where(surveys.project == project.id)
-        if 'kind' in surveys._meta.fields:
-            query = query.where(surveys.kind.in_(care.CALLBACK_KINDS))
-        valid = [getattr(s, date_field) for s in query
-                 if date_field and care.survey_is_valid(s.issued, s.returned)]
-        due_on = care.next_callback_on(delivered_on, valid)
-        if due_on is None:
-            continue
-        yield _item(CALLBACK_KEY, CALLBACK_NAME, project, today, what=CALLBACK_NAME, due_on=due_on,
+        yield _item(CALLBACK_KEY, CALLBACK_NAME, project, today, what=CALLBACK_NAME,
+                    due_on=obligation.due_on,
                     clause=care.CALLBACK_CLAUSE + ' ' + care.VALIDITY_CLAUSE,
                     manual='手册003 顾客回访', owner=DEFAULT_OWNER,
                     link='/admin/callback_survey/new/',
-                    detail='入住率 %d / %d 户；有效回访 %d 次' % (delivered, total, len(valid)))
+                    detail='入住率 %d / %d 户；满一年日 %s 后尚无有效回访' % (
+                        delivered, total, obligation.due_from.isoformat()))
 
 
 PHASE_KEY = 'phase_meetings'
@@ -782,3 +803,10 @@ def counts_by_project(today, flt=None):
             if item.due_on <= last and item.project_id in counts:
                 counts[item.project_id][item.status] += 1
     return counts
+
+
+# The plans', teams' and reports' sources (REGISTERS §9) live with their registers.
+from models import plans as _plans  # noqa: E402
+
+for _key, _name, _owner, _func in _plans.DEADLINE_SOURCES:
+    deadline_source(_key, _name, _owner)(_func)

@@ -64,23 +64,28 @@ class HandoverEntry(ProjectRegister):
         search = ('ineligible_reason', 'refusal_reason', 'tracking_no', 'remarks')
         natural_key = ('project', 'unit')
         default_sort = (('unit', False),)
+        workflow = rules.HANDOVER_WORKFLOW
         readonly = ('eligible', 'ineligible_reason', 'late_days', 'late_penalty', 'notice_due_on',
                     'phone_due_on')
         lookup = ('status',)
         # List and report indexes come from the declaration (models/search.py); only uniqueness here.
         indexes = ((('project', 'unit'), True),)
+        # Notices and calls come before handover: a unit handed over or refused owes neither.
         deadlines = (
             Deadline(what='交付通知书寄出', due_field='notice_due_on',
-                     open_when=lambda m: m.notice_mailed_on.is_null() & (m.eligible == True),  # noqa: E712
+                     open_when=lambda m: m.notice_mailed_on.is_null() & (m.eligible == True) &  # noqa: E712
+                     m.status.not_in(rules.ARRIVED_STATUSES),
                      clause=rules.NOTICE_CLAUSE, manual='手册004 4.2.6', unit_field='unit'),
             Deadline(what='交付前电话通知', due_field='phone_due_on',
-                     open_when=lambda m: m.phoned_on.is_null(),
+                     open_when=lambda m: m.phoned_on.is_null() & m.status.not_in(rules.ARRIVED_STATUSES),
                      clause=rules.PHONE_CLAUSE, manual='手册004 4.2.7', unit_field='unit'),
         )
 
 
     def __str__(self):
-        unit = Unit.get_or_none(Unit.id == self.__data__.get('unit'))
+        unit = self.__rel__.get('unit')      # loaded with a batch of rows (the change log)
+        if unit is None:
+            unit = Unit.get_or_none(Unit.id == self.__data__.get('unit'))
         return '交楼名单 %s' % (unit or '')
 
     # ---- derived facts
@@ -131,6 +136,14 @@ class HandoverEntry(ProjectRegister):
                                as_of=as_of or _today())
         return days, rules.late_penalty(contract.total_price, contract.late_penalty_rate, days)
 
+    def after_save(self, actor, created):
+        # The last scheduled day is the handover's completion (models.delivery): the +3/+15
+        # countdown nodes follow it when the roster's schedule changes.
+        if created or self.deleted_at is not None or any(
+                self.original(n) != self.__data__.get(n) for n in ('appointment_on', 'status')):
+            from models.delivery import follow_handover_completion
+            follow_handover_completion(self.__data__['project'])
+
     def problems(self, actor):
         yield from super().problems(actor)
         today = _today()
@@ -145,8 +158,6 @@ class HandoverEntry(ProjectRegister):
         if self.__data__.get('unit') and clash.exists():
             yield 'unit', '该房号已在交楼名单中（可能在回收站中），请编辑原记录。'
         if self.status == rules.STATUS_HANDED:
-            if not self.keys_handed_on:
-                yield 'keys_handed_on', '状态为「已交付」时须填写钥匙交付日期。'
             if not self.eligible:
                 yield 'status', '该户不符合交楼资格（%s），不能登记为已交付；请先在合同台账更新签约、作废或房款结清情况。' % (
                     self.ineligible_reason or '')
@@ -192,7 +203,7 @@ class HandoverEntry(ProjectRegister):
                                       owner=contract.__data__['owner'] if contract else None)
                     created += 1
                     continue
-                if row.deleted_at is not None:
+                if row.deleted_at is not None or row.is_closed():    # handed over: done
                     continue
                 before = (row.eligible, row.ineligible_reason, row.__data__.get('contract'))
                 if contract is not None and row.__data__.get('contract') != contract.id:

@@ -4,6 +4,7 @@ from peewee import (BooleanField, CharField, DateField, DecimalField, ForeignKey
                     IntegerField, TextField)
 
 from models.base import BaseModel, Register, User, choices
+from models.notify import ROBOT_KINDS
 from rules import master as rules
 
 STAGE = '基础数据'
@@ -22,7 +23,13 @@ CONTRACTOR_KINDS = choices('总包', '分包', '监理', '营销代理', '物业
 # Stage modules append callables(project_id) that re-derive their rows' dates when a project's
 # launch or delivery date changes (e.g. risk inspections' due dates, countersign deadlines).
 PROJECT_DATE_HOOKS = []
-PROJECT_DATE_FIELDS = ('launch_date', 'contract_delivery_date', 'delivery_start_date')
+PROJECT_DATE_FIELDS = ('launch_date', 'contract_delivery_date', 'delivery_start_date',
+                       'handover_completed_on')
+# The region's heating and cooling seasons (warranty periods of 2 seasons, 第四十条) as 'MM-DD'.
+SEASON_FIELDS = ('heating_season_starts', 'heating_season_ends', 'cooling_season_starts',
+                 'cooling_season_ends')
+PROJECT_DATE_FIELDS += SEASON_FIELDS
+SEASON_HELP = '按项目所在区域填写「月-日」；保修期按“2个采暖期、供冷期”计算（建设工程质量管理条例 第四十条）。'
 
 
 class Project(Register):
@@ -35,11 +42,31 @@ class Project(Register):
     contract_delivery_date = DateField(null=True, verbose_name='合同约定交付日期')
     delivery_start_date = DateField(null=True, verbose_name='实际集中交付日期',
                                     help_text='集中交付开始日（T日）；未定时按合同约定交付日期计算各节点。')
+    handover_completed_on = DateField(
+        null=True, verbose_name='集中交付完成日期',
+        help_text='房屋交付工作完成之日，由客服经理填写；空则取交楼名单最后一个预约交付日。'
+                  '“完成三日内/15日内”的期限由此起算（手册001），两者皆无时为“待定”。')
     total_units = IntegerField(default=0, verbose_name='总户数',
                                help_text='由房源台账自动统计。')
     sold_units = IntegerField(default=0, verbose_name='已售户数',
                               help_text='由房源台账自动统计（已售 + 已交付）。')
     stage = CharField(max_length=16, choices=PROJECT_STAGES, default='在售', verbose_name='阶段')
+    heating_season_starts = CharField(max_length=5, default='11-15', verbose_name='采暖期开始',
+                                      help_text=SEASON_HELP)
+    heating_season_ends = CharField(max_length=5, default='03-15', verbose_name='采暖期结束',
+                                    help_text=SEASON_HELP)
+    cooling_season_starts = CharField(max_length=5, default='06-01', verbose_name='供冷期开始',
+                                      help_text=SEASON_HELP)
+    cooling_season_ends = CharField(max_length=5, default='09-30', verbose_name='供冷期结束',
+                                    help_text=SEASON_HELP)
+    # The project's group robot (models/notify.py): the morning summary and the daily handover
+    # report go there. Set by administrators only (Meta.field_powers).
+    robot_webhook = CharField(max_length=500, null=True, verbose_name='群机器人地址',
+                              help_text='企业微信、钉钉或飞书群机器人的 Webhook 地址（https://…）。')
+    robot_kind = CharField(max_length=8, null=True, choices=[(k, k) for k in ROBOT_KINDS],
+                           verbose_name='群机器人类型')
+    robot_secret = CharField(max_length=200, null=True, verbose_name='群机器人签名密钥',
+                             help_text='钉钉“加签”或飞书“签名校验”的密钥；企业微信不需要。')
 
     class Meta:
         table_name = 'project'
@@ -56,6 +83,9 @@ class Project(Register):
         readonly = ('total_units', 'sold_units')
         create_power = delete_power = 'manage_projects'    # admins add and remove projects
         edit_power = 'manage_master'                       # supervisors keep their dates
+        field_powers = {'robot_webhook': 'manage_projects', 'robot_kind': 'manage_projects',
+                        'robot_secret': 'manage_projects'}
+        masked = {'robot_webhook': 'manage_projects', 'robot_secret': 'manage_projects'}
 
     def __str__(self):
         return self.name
@@ -65,10 +95,27 @@ class Project(Register):
         """T day of the handover countdown: the actual start, else the contract date."""
         return self.delivery_start_date or self.contract_delivery_date
 
+    def problems(self, actor):
+        yield from super().problems(actor)
+        start = self.delivery_start_date
+        if self.handover_completed_on and start and self.handover_completed_on < start:
+            yield 'handover_completed_on', '集中交付完成日期不能早于实际集中交付日期（%s）。' % start
+        from rules.aftercare import month_day_problem
+        for name in SEASON_FIELDS:
+            problem = month_day_problem(getattr(self, name))
+            if problem:
+                yield name, '「%s」%s' % (self.label(name), problem)
+
     def after_save(self, actor, created):
         if not created and any(self.original(n) != self.__data__.get(n) for n in PROJECT_DATE_FIELDS):
             for hook in PROJECT_DATE_HOOKS:
                 hook(self.id)
+
+    @property
+    def seasons(self):
+        """(heating, cooling) seasons of the project's region (rules.aftercare.Season)."""
+        from rules.aftercare import project_seasons
+        return project_seasons(*(getattr(self, name) for name in SEASON_FIELDS))
 
     def refresh_unit_counts(self):
         """Keep total/sold units in step with the unit register (derived, not logged)."""
@@ -126,6 +173,7 @@ class Contractor(Register):
         search = ('name', 'contact', 'phone')
         natural_key = ('name',)
         default_sort = (('name', False),)
+        create_power = edit_power = delete_power = 'manage_master'    # shared by every project
 
     def __str__(self):
         return self.name
@@ -260,6 +308,10 @@ class Contract(ProjectRegister):
     late_penalty_rate = DecimalField(max_digits=8, decimal_places=6, null=True,
                                      verbose_name='延期交房违约金日费率',
                                      help_text='如 0.0001 即每日万分之一，按总价计。')
+    household = CharField(max_length=4, choices=choices(*rules.HOUSEHOLDS), null=True,
+                          verbose_name='户籍', help_text=rules.NONLOCAL_CLAUSE)
+    social_security_proof = BooleanField(default=False, verbose_name='一年社保证明')
+    tax_proof = BooleanField(default=False, verbose_name='一年纳税证明')
 
     class Meta:
         table_name = 'contract'
@@ -269,7 +321,7 @@ class Contract(ProjectRegister):
                         'payment_method', 'mortgage_status', 'filing_status', 'cancelled',
                         'paid_in_full', 'certificate_status')
         filters = ('project', 'payment_method', 'mortgage_status', 'filing_status', 'cancelled',
-                   'paid_in_full', 'certificate_status', 'sign_date', 'disbursed_date')
+                   'paid_in_full', 'certificate_status', 'sign_date', 'disbursed_date', 'household')
         search = ('contract_no', 'mortgage_bank', 'cancel_reason')
         natural_key = ('contract_no',)
         default_sort = (('sign_date', True),)
@@ -289,6 +341,8 @@ class Contract(ProjectRegister):
                 filing_status=self.filing_status, filed_date=self.filed_date,
                 late_penalty_rate=self.late_penalty_rate):
             yield field, message
+        yield from rules.nonlocal_buyer_problems(self.household, self.social_security_proof,
+                                                 self.tax_proof)
         unit_id = self.__data__.get('unit')
         if unit_id and not self.cancelled:
             clash = Contract.select(Contract.contract_no).where(
@@ -301,15 +355,34 @@ class Contract(ProjectRegister):
                 yield 'unit', '该房源已有有效合同 %s，请先作废原合同。' % other.contract_no
 
     def after_save(self, actor, created):
-        # A signed, valid contract marks its unit sold (the unit count feeds the 30% group rule).
-        unit = Unit.get_by_id(self.__data__['unit'])
-        if not self.cancelled and unit.status == '未售':
-            Unit.update(status='已售').where(Unit.id == unit.id).execute()
-            Project.get_by_id(unit.__data__['project']).refresh_unit_counts()
+        # The unit's status follows its live, valid contract (rules.unit_status_from_contracts):
+        # on signing, cancelling, deleting, restoring and importing alike — and the unit a
+        # contract was moved away from follows too.
+        before = getattr(self, '_before_row', None)
+        units = {self.__data__['unit']}
+        if before is not None:
+            units.add(before.__data__.get('unit'))
+        for unit_id in units:
+            sync_unit_status(unit_id)
 
     @property
     def delivery_due_on(self):
         return self.agreed_delivery_date or self.project.contract_delivery_date
+
+
+def sync_unit_status(unit_id):
+    """Set the unit's status from its contracts (rules.unit_status_from_contracts) and keep the
+    project's sold count in step; returns the status."""
+    unit = Unit.get_or_none(Unit.id == unit_id)
+    if unit is None:
+        return None
+    valid = Contract.live().where((Contract.unit == unit_id) &
+                                  (Contract.cancelled == False)).exists()  # noqa: E712
+    status = rules.unit_status_from_contracts(unit.status, valid)
+    if status != unit.status:
+        Unit.update(status=status).where(Unit.id == unit_id).execute()
+        Project.get_by_id(unit.__data__['project']).refresh_unit_counts()
+    return status
 
 
 EXTRA_MODELS = [UserProject]

@@ -9,6 +9,7 @@ import datetime
 import os
 import sqlite3
 import subprocess
+import tempfile
 
 
 def _sqlite_path(url):
@@ -40,17 +41,25 @@ def backup(url, dest):
     """
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
     if os.path.isdir(dest):
-        dest = os.path.join(dest, 'kefu-%s.%s' % (stamp, 'db' if url.startswith('sqlite') else 'dump'))
-    tmp = dest + '.partial'
-    if os.path.exists(tmp):
-        os.unlink(tmp)
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        ext = 'db' if url.startswith('sqlite') else 'dump'
+        name, n = os.path.join(dest, 'kefu-%s' % stamp), 1
+        dest = '%s.%s' % (name, ext)
+        while os.path.exists(dest):          # two backups in one second keep both
+            n += 1
+            dest = '%s-%d.%s' % (name, n, ext)
+    # A private temporary file of its own: two backups at once never write the same file.
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(dest) + '.', suffix='.partial',
+                               dir=os.path.dirname(os.path.abspath(dest)))
+    os.close(fd)
     try:
         if url.startswith('sqlite'):
             source = sqlite3.connect(_sqlite_path(url), timeout=30)
             target = sqlite3.connect(tmp)
             try:
                 source.backup(target, pages=-1)
+                # The copy is one self-contained file: no WAL beside it (opened read-only by the
+                # integrity check, a WAL database would leave -wal and -shm files behind).
+                target.execute('PRAGMA journal_mode=DELETE')
             finally:
                 target.close()
                 source.close()

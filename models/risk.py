@@ -80,6 +80,7 @@ class DrawingReviewPoint(QuarterMixin, Register):
         search = ('point', 'source_project')
         natural_key = ('category', 'point')
         default_sort = (('added_quarter', True), ('category', False))
+        create_power = edit_power = delete_power = 'manage_master'    # shared by every project
 
     def __str__(self):
         return '[%s] %s' % (self.category, (self.point or '')[:30])
@@ -105,6 +106,7 @@ class DesignDefect(QuarterMixin, Register):
         search = ('description', 'consequence', 'prevention', 'source_project')
         natural_key = ('category', 'description')
         default_sort = (('added_quarter', True), ('category', False))
+        create_power = edit_power = delete_power = 'manage_master'    # shared by every project
 
     def __str__(self):
         return '[%s] %s' % (self.category, (self.description or '')[:30])
@@ -141,6 +143,8 @@ class RiskInspection(ProjectRegister):
                                        '《开盘及上市风险评估报告》《项目交付风险自评估报告》。')
     conclusion = TextField(null=True, verbose_name='检查结论')
     attachment = AttachmentField(verbose_name='报告附件')
+    legal_joined = BooleanField(default=False, verbose_name='法务参与项目背景资料检查',
+                                help_text=rules.LEGAL_BACKGROUND_CLAUSE)
     open_findings = IntegerField(default=0, verbose_name='未关闭问题数',
                                  help_text='由风险检查问题台账自动统计。')
 
@@ -190,6 +194,15 @@ class RiskInspection(ProjectRegister):
     def problems(self, actor):
         yield from super().problems(actor)
         yield from rules.inspection_problems(self.kind, self.anchor_on, self.completed_on, today())
+        yield from rules.first_launch_legal_problems(self.kind, self.listing_on, self.completed_on,
+                                                     self.legal_joined)
+
+    def after_save(self, actor, created):
+        # One obligation, one deadline: the countdown node of this inspection is done with it.
+        from models.delivery import complete_node
+        from rules.delivery import INSPECTION_CODES
+        if self.kind in INSPECTION_CODES and self.completed_on and self.deleted_at is None:
+            complete_node(self.__data__['project'], INSPECTION_CODES[self.kind], self.completed_on)
 
     @property
     def timing(self):
@@ -366,6 +379,7 @@ class RiskFinding(ProjectRegister):
                    'closed_on')
         search = ('description', 'rectification_plan', 'verified_by')
         natural_key = ('project', 'inspection', 'description')
+        workflow = rules.FINDING_WORKFLOW
         default_sort = (('due_on', False),)
         deadlines = (Deadline(what='风险检查问题整改', due_field='due_on',
                               clause='检查完毕后,各项目应就检查报告反映旳问题制定整治方案,'
@@ -408,8 +422,8 @@ class RiskFinding(ProjectRegister):
         for inspection_id in {self.__data__.get('inspection'), self.original('inspection')} - {None}:
             RiskInspection(id=inspection_id).refresh_open_findings()
 
-    def delete_logged(self, actor):
-        super().delete_logged(actor)
+    def delete_logged(self, actor, note=None):
+        super().delete_logged(actor, note=note)
         RiskInspection(id=self.__data__['inspection']).refresh_open_findings()
 
     def restore_logged(self, actor):
@@ -478,6 +492,10 @@ class SalesDocumentReview(ProjectRegister):
                            help_text='手册：注意将非标层等特殊户型单独起草房屋交付原则。')
     doc_version = CharField(max_length=16, null=True, verbose_name='版本')
     drafted_by = CharField(max_length=64, null=True, verbose_name='编制人/部门')
+    drafted_on = DateField(null=True, verbose_name='制作日期',
+                           help_text='买卖合同及附件：开盘前两周制作完成（手册000）。')
+    draft_due_on = DateField(null=True, verbose_name='制作期限',
+                             help_text='买卖合同及附件：开盘日期 − 14日。')
     legal_reviewed_on = DateField(null=True, verbose_name='法务审核日期')
     cs_reviewed_on = DateField(null=True, verbose_name='客服审核日期')
     countersigned_on = DateField(null=True, verbose_name='会签日期')
@@ -500,11 +518,15 @@ class SalesDocumentReview(ProjectRegister):
         search = ('title', 'drafted_by', 'oa_no')
         natural_key = ('project', 'doc_kind', 'title', 'doc_version')
         default_sort = (('countersign_due_on', False), ('doc_kind', False))
-        readonly = ('countersign_due_on', 'late')
+        readonly = ('countersign_due_on', 'late', 'draft_due_on')
         deadlines = (Deadline(what='销售资料会签', due_field='countersign_due_on',
                               clause='工作完毕时间:开盘前20日完毕。',
                               manual=_manual('项目开盘前各阶段风险控制 三、参与开盘前销售资料会签'),
-                              open_when=lambda m: m.countersigned_on.is_null()),)
+                              open_when=lambda m: m.countersigned_on.is_null()),
+                     Deadline(what='买卖合同及附件制作', due_field='draft_due_on',
+                              clause=rules.CONTRACT_DRAFT_CLAUSE,
+                              manual=_manual('项目开盘前各阶段风险控制 三、合同及合同附件制作'),
+                              open_when=lambda m: m.drafted_on.is_null(), owner='营销管理部'))
 
     def __str__(self):
         return '%s %s' % (self.doc_kind, self.title or '')
@@ -512,12 +534,17 @@ class SalesDocumentReview(ProjectRegister):
     def derive(self):
         launch_on, _ = _project_dates(self.__data__.get('project'))
         self.countersign_due_on = rules.document_countersign_due(launch_on)
+        self.draft_due_on = rules.contract_draft_due(self.doc_kind, launch_on)
         self.late = bool(rules.document_review_late(self.countersigned_on, launch_on))
 
     def problems(self, actor):
         yield from super().problems(actor)
         yield from rules.document_review_problems(self.legal_reviewed_on, self.cs_reviewed_on,
                                                   self.countersigned_on, self.oa_no, today())
+        if self.drafted_on and self.drafted_on > today():
+            yield 'drafted_on', '制作日期不能晚于今天（%s）。' % today().isoformat()
+        if self.drafted_on and self.countersigned_on and self.drafted_on > self.countersigned_on:
+            yield 'drafted_on', '制作日期不能晚于会签日期。'
 
 
 # --------------------------------------------------------------------------- promises
@@ -556,6 +583,7 @@ class SalesPromise(ProjectRegister):
                    'check_due_on', 'checked_on', 'unified_script')
         search = ('content', 'scope_note')
         natural_key = ('project', 'source', 'content')
+        workflow = rules.PROMISE_WORKFLOW
         lookup = ('content',)
         default_sort = (('status', False), ('id', False))
         readonly = ('check_due_on',)
@@ -788,7 +816,7 @@ SCHEMA_HOOKS.append(_add_late_columns)
 # Registers whose derived fields follow the project's launch or delivery date.
 DATE_DERIVED = (
     (RiskInspection, ('anchor_on', 'window_start_on', 'due_on', 'out_of_window')),
-    (SalesDocumentReview, ('countersign_due_on', 'late')),
+    (SalesDocumentReview, ('countersign_due_on', 'late', 'draft_due_on')),
     (DesignChange, ('after_launch', 'pending_departments', 'owners_left', 'status')),
     (SalesPromise, ('check_due_on',)),
     (RiskDisclosure, ('display_due_on',)),

@@ -11,7 +11,7 @@ Adding a field to a register that already has data:
 A fresh database gets the current models' tables from migration 1, so every later migration must
 be a no-op when its change is already there: `add_column` / `add_index` check first.
 """
-from peewee import CharField, DateTimeField, IntegerField
+from peewee import CharField, DateTimeField, IntegerField, TextField
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 from models.base import BaseModel, all_models, db, is_sqlite, now
@@ -75,7 +75,21 @@ def _initial():
 # (version, name, function). Append; never edit or reorder a migration that has shipped.
 MIGRATIONS = [
     (1, 'initial schema and append-only change log', _initial),
+    (2, 'change_log: 说明（重新打开的原因）',
+     lambda: add_column('change_log', 'note', TextField(null=True))),
+    (3, 'countdown in calendar months; handover completion date',
+     lambda: __import__('models.delivery').delivery.countdown_in_calendar_months()),
+    (4, 'registers and columns the manuals name (issue 15): seasons, checklists, summary dates',
+     lambda: __import__('models.plans').plans.add_manual_gap_columns()),
+    (5, 'users: e-mail; projects: group robot (notifications)', lambda: _notification_columns()),
 ]
+
+
+def _notification_columns():
+    add_column('app_user', 'email', CharField(max_length=254, null=True))
+    add_column('project', 'robot_webhook', CharField(max_length=500, null=True))
+    add_column('project', 'robot_kind', CharField(max_length=8, null=True))
+    add_column('project', 'robot_secret', CharField(max_length=200, null=True))
 
 # Hooks other modules add (e.g. search indexes); each runs on every init-db and is idempotent.
 SCHEMA_HOOKS = []

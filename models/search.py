@@ -26,6 +26,7 @@ search up, never change its result.
 `install()` is appended to `models.schema.SCHEMA_HOOKS`: init-db runs it after the tables exist.
 It is idempotent; a search index whose declaration changed is rebuilt.
 """
+import functools
 import hashlib
 import threading
 
@@ -132,6 +133,9 @@ def install(models=None):
 def _install(models):
     for model in models:
         create_list_indexes(model)
+    # A room typed alone (「1602」) is looked up across buildings: by room.
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "kx_unit__room" ON "unit" ("room") '
+                   'WHERE "deleted_at" IS NULL')
     if is_sqlite():
         if sqlite_has_fts():
             _sqlite_seq()
@@ -433,6 +437,259 @@ def _gram_match(word):
     if len(word) == 1:
         return '%s*' % _fts_phrase(word.lower())
     return _fts_phrase(word.lower())
+
+
+# --------------------------------------------------------------------------- households
+
+# Of a name or phone fragment, this many owners are named by id; more, and the owners' query is
+# kept as a subquery (a one-character surname matches thousands).
+OWNER_IDS_CAP = 500
+
+
+def _household_models():
+    from models.master import Contract, Owner, Unit
+    return Unit, Owner, Contract
+
+
+@functools.lru_cache(maxsize=None)
+def household_links(model):
+    """How rows of `model` name a household: {'unit': [fields], 'owner': [...], 'contract': [...],
+    'parent': [fields to registers that name one]}, found from the foreign keys (the registry
+    walked, not a list); empty for a register about no household."""
+    from models.base import Register
+    unit, owner, contract = _household_models()
+    found = {'unit': [], 'owner': [], 'contract': [], 'parent': []}
+    for name, fld in model._meta.fields.items():
+        if not isinstance(fld, ForeignKeyField) or name in Register.AUDIT_FIELDS or name == 'project':
+            continue
+        target = fld.rel_model
+        kind = {unit: 'unit', owner: 'owner', contract: 'contract'}.get(target)
+        if kind is None and target is not model and _direct_links(target):
+            kind = 'parent'
+        if kind:
+            found[kind].append(fld)
+    return found if any(found.values()) or model in (unit, owner) else {}
+
+
+def _direct_links(model):
+    from models.base import Register
+    return [f for n, f in model._meta.fields.items()
+            if isinstance(f, ForeignKeyField) and n not in Register.AUDIT_FIELDS
+            and f.rel_model in _household_models()]
+
+
+def is_household_register(model):
+    return bool(household_links(model))
+
+
+def address_units(address):
+    """The units an Address names (rules.address), however their parts are stored."""
+    from rules import address as parse
+    unit = _household_models()[0]
+    query = unit.select(unit.id).where(unit.deleted_at.is_null())
+    if address.building is not None:
+        query = query.where(unit.building.in_(parse.building_forms(address.building)))
+    if address.entrance is not None:
+        query = query.where(unit.entrance.in_(parse.entrance_forms(address.entrance)))
+    if address.room is not None:
+        query = query.where(unit.room.in_(parse.room_forms(address.room)))
+    return query
+
+
+def _owners_of_units(units):
+    _unit, owner, contract = _household_models()
+    live = contract.deleted_at.is_null()
+    return owner.select(owner.id).where(
+        owner.id.in_(contract.select(contract.owner).where(live & contract.unit.in_(units))) |
+        owner.id.in_(contract.select(contract.co_owner).where(live & contract.unit.in_(units))))
+
+
+def _units_of_owners(owners):
+    unit, _owner, contract = _household_models()
+    live = contract.deleted_at.is_null()
+    return unit.select(unit.id).where(
+        unit.id.in_(contract.select(contract.unit).where(
+            live & (contract.owner.in_(owners) | contract.co_owner.in_(owners)))))
+
+
+def matching_owners(word, phone_tail=False):
+    """Owners whose name or phone holds `word` (or whose phone ends with it: 手机尾号): a list of
+    ids, or a subquery when there are many; None when there are none."""
+    owner = _household_models()[1]
+    if phone_tail:
+        cond = owner.phone.endswith(word)
+    else:
+        cond = _like_any([owner.name, owner.phone], word)
+        if _indexed(owner, text_fields(owner), word):   # the owner register's own search index
+            cond = search_condition(owner, text_fields(owner), word) & cond
+    query = owner.select(owner.id).where(owner.deleted_at.is_null() & cond)
+    ids = [r[0] for r in query.limit(OWNER_IDS_CAP + 1).tuples()]
+    if not ids:
+        return None
+    return ids if len(ids) <= OWNER_IDS_CAP else query
+
+
+def household_condition(model, units, owners, precise=True, depth=0):
+    """Rows of `model` about the households of `units` (a unit query) or `owners`.
+
+    precise: an address was given, so a row naming a unit matches by its unit only (the owner's
+    other homes are other households); a row naming only an owner matches by the owner."""
+    unit, owner, contract = _household_models()
+    links = household_links(model)
+    if not links:
+        return None
+    if model is unit:
+        cond = unit.id.in_(units)
+        return cond if precise or owners is None else cond | unit.id.in_(_units_of_owners(owners))
+    if model is owner:
+        return owner.id.in_(owners) if owners is not None else None
+    parts = [f.in_(units) for f in links['unit']]
+    if owners is not None:
+        for fld in links['owner']:
+            if precise and links['unit']:
+                no_unit = None
+                for u in links['unit']:
+                    no_unit = u.is_null() if no_unit is None else (no_unit & u.is_null())
+                parts.append(fld.in_(owners) & no_unit)
+            else:
+                parts.append(fld.in_(owners))
+    if links['contract']:
+        which = contract.unit.in_(units)
+        if owners is not None and not precise:
+            which = which | contract.owner.in_(owners) | contract.co_owner.in_(owners)
+        parts += [f.in_(contract.select(contract.id).where(which)) for f in links['contract']]
+    if depth == 0:
+        for fld in links['parent']:
+            inner = household_condition(fld.rel_model, units, owners, precise, depth + 1)
+            if inner is not None:
+                target = fld.rel_model
+                parts.append(fld.in_(target.select(target._meta.primary_key).where(inner)))
+    cond = None
+    for part in parts:
+        cond = part if cond is None else (cond | part)
+    return cond
+
+
+def household_terms(model, text):
+    """[(word, household condition)] of a search on `model`, from rules.address:
+
+    - an address: (None, the rows of that home) — a full address finds exactly that unit;
+    - a bare room number (1602): (word, rows of every unit with that room or an owner whose
+      phone ends with it), the register's own text searched too;
+    - a name or phone fragment: (word, rows of the owners it names) when an owner has it;
+    - anything else, or a register about no household: (word, None), its own text only."""
+    from rules.address import household_text
+    words = str(text or '').split()
+    if not is_household_register(model):
+        return [(w, None) for w in words]
+    terms = []
+    for part in household_text(text):
+        if isinstance(part, str):
+            owners = matching_owners(part)
+            cond = None if owners is None else household_condition(
+                model, _units_of_owners(owners), owners, precise=False)
+            terms.append((part, cond))
+            continue
+        units = address_units(part)
+        if part.room_only:
+            cond = household_condition(model, units, _owners_of_units(units))
+            tail = matching_owners(part.room, phone_tail=True)
+            if tail is not None:
+                cond = cond | household_condition(model, _units_of_owners(tail), tail,
+                                                  precise=False)
+            terms.append((part.room, cond))
+        else:
+            terms.append((None, household_condition(model, units, _owners_of_units(units))))
+    return terms
+
+
+def apply_search(query, model, fields, text, mode='in'):
+    """`query` limited to rows matching every word of `text` (the list's search box).
+
+    A word is looked for in the register's searchable `fields` through its search index; on a
+    register about households (a foreign key to a unit, an owner, a contract, or to a register
+    that has one) an address finds that home's rows and a name or phone its owner's rows.
+    mode as for search_condition, or 'join': a search table drives the query (join_search)."""
+    plain = []
+    own_mode = 'in' if mode == 'join' else mode
+    for word, household in household_terms(model, text):
+        if household is None:
+            plain.append(word)
+        elif word is None or not fields:
+            query = query.where(household)
+        else:
+            query = query.where(search_condition(model, fields, word, mode=own_mode) | household)
+    if not plain or not fields:
+        return query
+    if mode == 'join':
+        joined = join_search(query, model, fields, plain)
+        if joined is not None:
+            return joined
+        mode = 'in'
+    for word in plain:
+        query = query.where(search_condition(model, fields, word, mode=mode))
+    return query
+
+
+def household_filter(model, kind, text):
+    """The list filters 房号 (an address as people write it) and 业主 (a name or phone fragment)."""
+    from rules.address import parse_address
+    text = str(text or '').strip()
+    if kind == 'address':
+        address = parse_address(text)
+        if address is None:
+            return SQL('1 = 0')
+        units = address_units(address)
+        return household_condition(model, units, _owners_of_units(units))
+    owners = matching_owners(text) if text else None
+    if owners is None:
+        return SQL('1 = 0')
+    return household_condition(model, _units_of_owners(owners), owners, precise=False)
+
+
+# --------------------------------------------------------------------------- pickers
+
+# A picker orders at most this many rows of what was typed the way people count; a term that
+# names more is narrowed by typing on.
+PICKER_SORT_CAP = 1000
+
+
+def picker_search(query, model, fields, term):
+    """A picker's rows for what was typed: on a register about households the words of the
+    list's search (an address finds that home, a name or phone its owner), each word also looked
+    for in the picker's own fields; elsewhere every word (「-」 separates words) in those fields."""
+    def own(word):
+        cond = None
+        for fld in fields:
+            cond = fld.contains(word) if cond is None else (cond | fld.contains(word))
+        return cond
+    if not is_household_register(model):
+        for word in term.replace('-', ' ').split():
+            query = query.where(own(word))
+        return query
+    for word, household in household_terms(model, term):
+        if household is None:
+            query = query.where(own(word))
+        elif word is None:
+            query = query.where(household)
+        else:
+            query = query.where(own(word) | household)
+    return query
+
+
+def natural_page(query, fields, offset, limit):
+    """Rows `offset` to `offset + limit` of `query` in the order people count (101 before 1001,
+    第二轮 before 第十轮: rules.address.natural_key of each row's name). The database orders
+    texts by length first, which is already that order for numbers."""
+    from rules.address import natural_key
+    order = []
+    for fld in fields:
+        if isinstance(fld, (CharField, TextField)):
+            order.append(fn.length(fld))
+        order.append(fld)
+    rows = list(query.order_by(*order, query.model._meta.primary_key).limit(PICKER_SORT_CAP))
+    rows.sort(key=lambda row: natural_key(str(row)))
+    return rows[offset:offset + limit]
 
 
 # init-db runs it after the tables exist (models.schema.SCHEMA_HOOKS).

@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Iterable, Optional
 from rules.dates import add_months  # noqa: F401  (re-exported for callers)
+from rules.workflow import Workflow
 
 # ---------------------------------------------------------------------------------------------
 # Calendar arithmetic
@@ -75,6 +76,29 @@ class Season:
 
 HEATING_SEASON = Season('采暖期', '11-15', '03-15')
 COOLING_SEASON = Season('供冷期', '06-01', '09-30')
+
+
+def month_day_problem(value):
+    """Why `value` is not a month-day 'MM-DD' of a season's start or end ('' when it is one);
+    02-29 is a month-day (it falls back to 02-28 in a common year)."""
+    try:
+        month, day = (int(part) for part in (value or '').strip().split('-'))
+    except ValueError:
+        return '格式应为「月-日」，如 11-15。'
+    if not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(2024, month)[1]:
+        return '「%s」不是有效的月-日。' % value
+    return ''
+
+
+def project_seasons(heating_starts=None, heating_ends=None, cooling_starts=None, cooling_ends=None):
+    """(heating, cooling) seasons of a project's region: its own month-days where valid, else the
+    defaults above (the statute leaves the dates to local rules)."""
+    def season(default, starts, ends):
+        if starts and ends and not month_day_problem(starts) and not month_day_problem(ends):
+            return Season(default.name, starts.strip(), ends.strip())
+        return default
+    return (season(HEATING_SEASON, heating_starts, heating_ends),
+            season(COOLING_SEASON, cooling_starts, cooling_ends))
 
 # Item kinds offered to the clerk, each with its statutory minimum (第四十条).
 KIND_STRUCTURE = '地基基础和主体结构'
@@ -242,6 +266,16 @@ COMPLAINT_TRANSITIONS = {
     '关闭': {'关闭'},
 }
 
+# Passing on needs the responsible department; closing the resolution and the date. A complaint
+# created or imported in a later status carries them (and 核查 a follow-up entry, see below).
+_PASSED_ON = ('responsible_department',)
+COMPLAINT_WORKFLOW = Workflow(
+    field='status', initial='登记', final=('关闭',),
+    transitions={k: v for k, v in COMPLAINT_TRANSITIONS.items() if k is not None},
+    requires={'转办': _PASSED_ON, '跟进': _PASSED_ON, '核查': _PASSED_ON,
+              '关闭': _PASSED_ON + ('resolution', 'closed_on')},
+    reopen_to='跟进', reopen_clears=('closed_on',))
+
 MAJOR_CLOSE_CLAUSE = ('手册003 顾客投诉：“公司总经理是顾客投诉工作的第一责任人,'
                       '授权公司客户服务分管领导对特殊或重大顾客投诉作出决定或指令。”')
 
@@ -254,25 +288,16 @@ def complaint_problems(*, old_status: Optional[str], status: str, severity: str,
 
     手册003：“客户服务部负责接待和受理反馈到集团公司的各类顾客投诉,并对所受理的投诉进行登记、分析、
     传递和协同判定、督促、检查” — 登记 → 分析 → 转办 → 跟进 → 核查 → 关闭, one step at a time
-    (a failed check returns to 跟进). Passing on needs the responsible department; a check needs at
-    least one dated follow-up; closing needs the resolution and the closing date.
+    (a failed check returns to 跟进), what each status requires and the closed complaint locked:
+    COMPLAINT_WORKFLOW, checked by the register base. Here: a check needs at least one dated
+    follow-up (a new complaint has none, so it cannot be created in 核查 or 关闭).
     手册003：“授权公司客户服务分管领导对特殊或重大顾客投诉作出决定或指令” — a 重大 complaint is closed
     only by a supervisor (approve right) who records who decided (decided_by).
     """
     problems = []
     if status not in COMPLAINT_STATES:
         return [('status', '请选择投诉处理状态')]
-    if status not in COMPLAINT_TRANSITIONS.get(old_status, set()):
-        if old_status is None:
-            problems.append(('status', '新投诉须从“登记”开始'))
-        elif old_status == '关闭':
-            problems.append(('status', '投诉已关闭，不能再改变状态'))
-        else:
-            problems.append(('status', f'投诉不能从“{old_status}”直接改为“{status}”：'
-                                       f'须按 登记→分析→转办→跟进→核查→关闭 逐步处理'))
     index = COMPLAINT_STATES.index(status)
-    if index >= COMPLAINT_STATES.index('转办') and not responsible_department:
-        problems.append(('responsible_department', '转办前须指定责任部门'))
     if index >= COMPLAINT_STATES.index('核查') and follow_up_count < 1:
         problems.append(('status', '核查前须至少登记一条跟进记录（及时跟踪、及时反馈）'))
     if received_on and deadline and deadline < received_on:
@@ -280,10 +305,6 @@ def complaint_problems(*, old_status: Optional[str], status: str, severity: str,
     if closed_on and status != '关闭':
         problems.append(('closed_on', '只有关闭的投诉才填写关闭日期'))
     if status == '关闭' and old_status != '关闭':
-        if not closed_on:
-            problems.append(('closed_on', '关闭投诉须填写关闭日期'))
-        if not (resolution or '').strip():
-            problems.append(('resolution', '关闭投诉须填写处理结果'))
         if severity == MAJOR:
             if not can_approve:
                 problems.append(('status', '重大投诉只能由授权的客户服务分管领导（客服经理）决定关闭：' + MAJOR_CLOSE_CLAUSE))
@@ -360,6 +381,14 @@ def contact_form_status(deadline: Optional[date], replied_on: Optional[date],
     return '待回复'
 
 
+# The form's status follows its dates (contact_form_status); answered, then verified and closed.
+CONTACT_FORM_WORKFLOW = Workflow(
+    field='status', initial='待回复', final=('已验证关闭',),
+    requires={'已回复待验证': ('reply', 'replied_on'),
+              '已验证关闭': ('reply', 'replied_on', 'verified_on')},
+    reopen_to='已回复待验证', reopen_clears=('verified_on',))
+
+
 def contact_form_problems(*, issued_on: Optional[date], deadline: Optional[date], reply: Optional[str],
                           replied_on: Optional[date], verified_on: Optional[date]):
     """(field, message): a deadline after issue, a reply before verification (“对改进结果进行跟踪验证”)."""
@@ -368,8 +397,6 @@ def contact_form_problems(*, issued_on: Optional[date], deadline: Optional[date]
         problems.append(('deadline', '回复期限不能早于发出日期'))
     if replied_on and issued_on and replied_on < issued_on:
         problems.append(('replied_on', '回复日期不能早于发出日期'))
-    if replied_on and not (reply or '').strip():
-        problems.append(('reply', '填写回复日期时须同时填写回复内容'))
     if verified_on and not replied_on:
         problems.append(('verified_on', '责任部门尚未回复，不能验证关闭'))
     if verified_on and replied_on and verified_on < replied_on:
@@ -445,20 +472,39 @@ def repair_source(given: Optional[str], reported_on: Optional[date], delivered_o
     return CENTRALIZED if is_centralized_repair(reported_on, delivered_on) else '日常报修'
 
 
+HANDOVER_DAY_SOURCE = '交付验房'
+HANDOVER_DAY_CLAUSE = ('手册004 4.3.4：“交付期間,客戶關系管理部每日組織當日交付情況總結會……工程項目部組織施工單位'
+                       '對當日報修問題進行維修整改和銷單。”')
+
+
+def repair_default_deadline(source: Optional[str], reported_on: Optional[date],
+                            deadline: Optional[date]) -> Optional[date]:
+    """The repair's deadline: the clerk's, else the same day for a repair reported on handover day
+    (交付验房: fixed and closed that day, HANDOVER_DAY_CLAUSE)."""
+    if deadline is None and source == HANDOVER_DAY_SOURCE:
+        return reported_on
+    return deadline
+
+
+# 销单 (closed) only once the repair is done (手册002 四、五): a closed order is locked for clerks.
+REPAIR_WORKFLOW = Workflow(field='closed', initial=False, final=(True,),
+                           requires={True: ('completed_on',)}, reopen_to=False,
+                           labels={False: '未销单', True: '已销单'})
+
+
 def repair_problems(*, source: Optional[str], reported_on: Optional[date], delivered_on: Optional[date],
                     deadline: Optional[date], completed_on: Optional[date], closed: bool,
                     satisfaction: Optional[int], revisited_on: Optional[date]):
     """(field, message) for a repair order (手册002 四、五; CENTRALIZED_CLAUSE)."""
     problems = []
     if source == CENTRALIZED and reported_on and delivered_on and not is_centralized_repair(reported_on, delivered_on):
-        problems.append(('source', f'集中维修只限项目集中交付后三个月内（{delivered_on.isoformat()} 至 '
-                                   f'{centralized_repair_ends_on(delivered_on).isoformat()}）的报修'))
+        problems.append(('source', f'集中维修只限项目集中交付后三个月（日历月）内（{delivered_on.isoformat()} 至 '
+                                   f'{centralized_repair_ends_on(delivered_on).isoformat()}，即交付计划“集中维修结束”之日）'
+                                   f'的报修（{CENTRALIZED_CLAUSE}）'))
     if reported_on and deadline and deadline < reported_on:
         problems.append(('deadline', '维修期限不能早于报修日期'))
     if reported_on and completed_on and completed_on < reported_on:
         problems.append(('completed_on', '完成日期不能早于报修日期'))
-    if closed and not completed_on:
-        problems.append(('closed', '维修未完成（无完成日期）不能销单'))
     if satisfaction is not None and not 1 <= satisfaction <= 5:
         problems.append(('satisfaction', '满意度须为1–5分'))
     if satisfaction is not None and not completed_on:
@@ -601,26 +647,59 @@ def callback_due_from(delivered_on: Optional[date]) -> Optional[date]:
     return add_months(delivered_on, 12) if delivered_on else None
 
 
+def half_occupied_on(delivered_on: Optional[date], handed_over_dates: Iterable[Optional[date]],
+                     total_units: int, today: date) -> Optional[date]:
+    """The day 入住率 (handed-over units ÷ all units of the project) first EXCEEDED 50%, as of
+    `today`; None while it has not. A unit handed over on an unknown day counts from delivery."""
+    dates = sorted(d or delivered_on for d in handed_over_dates if (d or delivered_on))
+    dates = [d for d in dates if d <= today]
+    needed = total_units // 2 + 1          # k × 2 > total: exactly half is not enough
+    if not total_units or len(dates) < needed:
+        return None
+    return dates[needed - 1]
+
+
+@dataclass(frozen=True)
+class CallbackObligation:
+    """The one answer on a project's owner callback (CALLBACK_CLAUSE), for every page that shows it.
+
+    due_from:     one year after handover (“交付后一年”), 12 calendar months (29 Feb → 28 Feb)
+    half_on:      the day occupancy first exceeded 50%, None while it has not
+    due_on:       when the callback fell (or falls) due — the later of the two — None while not both
+    satisfied_on: the valid callback (returned > 25%, VALIDITY_CLAUSE) that settles it, dated on or
+                  after the one-year mark; a survey made before that mark does not count, and one is
+                  enough (“至少一次”): nothing falls due again after it.
+    """
+    due_from: Optional[date]
+    half_on: Optional[date]
+    due_on: Optional[date]
+    satisfied_on: Optional[date]
+
+    @property
+    def open(self) -> bool:
+        return self.due_on is not None and self.satisfied_on is None
+
+    def due(self, today: date) -> bool:
+        """Owed now: due on or before today and not settled."""
+        return self.open and self.due_on <= today
+
+
+def callback_obligation(*, delivered_on: Optional[date], total_units: int,
+                        handed_over_dates: Iterable[Optional[date]], today: date,
+                        valid_survey_dates: Iterable[Optional[date]] = ()) -> CallbackObligation:
+    """Decide the owner callback of a project as of `today` (see CallbackObligation)."""
+    due_from = callback_due_from(delivered_on)
+    half_on = half_occupied_on(delivered_on, handed_over_dates, total_units, today) \
+        if delivered_on else None
+    due_on = max(due_from, half_on) if due_from and half_on else None
+    counted = sorted(d for d in valid_survey_dates if d and due_from and due_from <= d <= today)
+    return CallbackObligation(due_from, half_on, due_on, counted[0] if counted else None)
+
+
 def callback_due(*, delivered_on: Optional[date], delivered_units: int, total_units: int, today: date,
                  valid_survey_dates: Iterable[date] = ()) -> bool:
-    """True when a project needs its owner callback survey now (CALLBACK_CLAUSE, VALIDITY_CLAUSE).
-
-    Due once today is at least one year after delivery AND occupancy exceeds 50%, unless a valid
-    callback survey (returned > 25%) is dated on or after that one-year day. One year minus a day
-    is not due yet.
-    """
-    due_from = callback_due_from(delivered_on)
-    if due_from is None or today < due_from:
-        return False
-    if not occupancy_exceeds_half(delivered_units, total_units):
-        return False
-    return not any(d and d >= due_from for d in valid_survey_dates)
-
-
-def next_callback_on(delivered_on: Optional[date], valid_survey_dates: Iterable[date] = ()) -> Optional[date]:
-    """When the next yearly round falls due: a year after the latest valid callback, else a year after
-    delivery (“至少一次” — further yearly rounds are planned from the last valid one)."""
-    dates = [d for d in valid_survey_dates if d]
-    if dates:
-        return add_months(max(dates), 12)
-    return callback_due_from(delivered_on)
+    """True when a project owes its owner callback on `today` (callback_obligation, with the
+    `delivered_units` handed over on the delivery day)."""
+    return callback_obligation(delivered_on=delivered_on, total_units=total_units,
+                               handed_over_dates=[delivered_on] * delivered_units, today=today,
+                               valid_survey_dates=valid_survey_dates).due(today)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Iterable, Optional
+from rules.workflow import Workflow
 
 GROUP_DUE_CLAUSE = ('手册003 与业主工程质量监理小组的沟通：“当新建项目的销售比例超过百分之三十时(以户数计算),'
                     '项目公司应组织营销代理公司成立业主工程质量监理小组”')
@@ -95,6 +96,12 @@ def member_problems(*, joined_on: Optional[date], left_on: Optional[date]):
     return []
 
 
+# A group runs from its founding day; a dissolved one keeps it and is locked for clerks.
+GROUP_WORKFLOW = Workflow(field='status', initial='筹建中', final=('已解散',),
+                          requires={'运行中': ('formed_on',), '已解散': ('formed_on',)},
+                          reopen_to='运行中')
+
+
 def group_problems(*, kind: Optional[str], formed_on: Optional[date], region: Optional[str],
                    has_project: bool):
     """(field, message): a quality group belongs to a project; a service group to a region
@@ -119,3 +126,33 @@ def group_due_projects(projects: Iterable[tuple]) -> list:
     dissolved still counts as formed)."""
     return [project for project, stage, sold, total, has_group in projects
             if stage not in DELIVERED_STAGES and group_due(sold, total) and not has_group]
+
+
+SERVICE_GROUP_CLAUSE = ('手册003 与客户服务质量监督小组的沟通：“客户服务质量监督小组应在小区建成交付后,按区域设立'
+                        '(目前暂分浙江区域、上海区域、北京区域和安徽区域)。”')
+
+
+def region_name(text: Optional[str]) -> str:
+    """'上海区域' and '上海' name one region."""
+    text = (text or '').strip()
+    return text[:-2] if text.endswith('区域') else text
+
+
+def service_group_problems(*, kind: Optional[str], formed_on: Optional[date],
+                           delivered_on: Optional[date], region: Optional[str],
+                           project_region: Optional[str], region_taken: bool = False):
+    """(field, message): a service group is set up only after its (lead) project was handed over,
+    for the region of that project, one running group per region (SERVICE_GROUP_CLAUSE)."""
+    if kind != SERVICE_GROUP:
+        return []
+    problems = []
+    if formed_on is not None and (delivered_on is None or formed_on < delivered_on):
+        problems.append(('formed_on', '客户服务质量监督小组须在小区建成交付后设立：%s（%s）' % (
+            '牵头项目尚未交付' if delivered_on is None else
+            '成立日期早于牵头项目的交付日期 %s' % delivered_on.isoformat(), SERVICE_GROUP_CLAUSE)))
+    if region and project_region and region_name(region) != region_name(project_region):
+        problems.append(('region', '区域「%s」与牵头项目所在区域「%s」不一致：监督小组按区域设立，'
+                                   '请登记在本区域的项目下。' % (region, project_region)))
+    if region_taken:
+        problems.append(('region', '「%s」已有运行中的客户服务质量监督小组（%s）' % (region, SERVICE_GROUP_CLAUSE)))
+    return problems

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Optional
 from rules.dates import add_months  # noqa: F401  (re-exported for callers)
+from rules.workflow import Workflow
 
 # --------------------------------------------------------------------------- dates
 
@@ -170,6 +171,19 @@ ISSUE_TRANSITIONS = {
     STATUS_NOT_FIXED: {STATUS_IN_PROGRESS},
 }
 
+# The punch list's workflow (rules/workflow.py): an issue is assigned (整改中: who and by when,
+# 手册001 “落实整改时间”), rectified (待验证: when), verified and closed (验证人、验证日期,
+# 手册001 “整改结果进行验证”). Created or imported in a later status, it carries all of that.
+_ASSIGNED = ('contractor', 'deadline')
+_RECTIFIED = _ASSIGNED + ('rectified_on',)
+ISSUE_WORKFLOW = Workflow(
+    field='status', initial=STATUS_OPEN, final=SETTLED_STATUSES, transitions=ISSUE_TRANSITIONS,
+    requires={STATUS_IN_PROGRESS: _ASSIGNED, STATUS_TO_VERIFY: _RECTIFIED,
+              STATUS_CLOSED: _RECTIFIED + ('verified_by', 'verified_on'),
+              # 手册001 验收总结会：“确定不整改的问题,形成统一说辞”
+              STATUS_NOT_FIXED: ('unified_script',)},
+    reopen_to=STATUS_IN_PROGRESS, reopen_clears=('rectified_on', 'verified_on', 'verified_by'))
+
 MAJOR_ISSUE_CLAUSE = ('手册001：“对于重大质量问题及时组织总包、监理、工程管理部制定整改措施,'
                       '并确定整改期限、责任人和处罚措施。”')
 NOT_FIXED_CLAUSE = '手册001 验收总结会：“确定不整改的问题,形成统一说辞,履行决策审批后由客户关系部和项目部存档。”'
@@ -183,36 +197,27 @@ def issue_problems(issue, old_status, can_approve):
     deadline, responsible_person, penalty, unified_script, rectified_on, verified_on, verified_by);
     `old_status` is None for a new issue; `can_approve` is the saving user's approval power.
 
-    - 流程：待整改 → 整改中 → 待验证 → 已关闭，或 让步接收 / 不整改（见 ISSUE_TRANSITIONS）。
+    - 流程：待整改 → 整改中 → 待验证 → 已关闭，或 让步接收 / 不整改 — ISSUE_WORKFLOW, checked by the
+      register base on create and edit alike (what each status requires, closed issues locked).
     - 让步接收/不整改：“履行决策审批”，只有客服经理（或管理员）可以作出或撤销该决定。
-    - 不整改：“确定不整改的问题,形成统一说辞”。
+    - 不整改：“确定不整改的问题,形成统一说辞”（统一说辞：ISSUE_WORKFLOW）。
     - 重大：“制定整改措施,并确定整改期限、责任人和处罚措施”。
-    - 已关闭：整改结果经客户关系部验证（验证人、验证日期）。
+    - 已关闭：整改结果经客户关系部验证（验证人、验证日期，见 ISSUE_WORKFLOW）。
     """
     status = issue.status
     found = []
     if status not in ISSUE_STATUSES:
         return [('status', '状态「%s」不在可选范围内。' % (status,))]
-    if old_status is not None and status != old_status and old_status in ISSUE_TRANSITIONS:
-        if status not in ISSUE_TRANSITIONS[old_status]:
-            found.append(('status', '状态不能从「%s」直接改为「%s」（可改为：%s）。' % (
-                old_status, status, '、'.join(s for s in ISSUE_STATUSES
-                                            if s in ISSUE_TRANSITIONS[old_status]))))
     entering_decision = status in DECISION_STATUSES and status != old_status
     leaving_decision = old_status in DECISION_STATUSES and status != old_status
     if (entering_decision or leaving_decision) and not can_approve:
         found.append(('status', '只有客服经理可以审批「让步接收」或「不整改」（%s）' % NOT_FIXED_CLAUSE))
-    if status == STATUS_NOT_FIXED and not (getattr(issue, 'unified_script', None) or '').strip():
-        found.append(('unified_script', '「不整改」必须填写统一说辞（%s）' % NOT_FIXED_CLAUSE))
     if getattr(issue, 'severity', None) == '重大' and status not in DECISION_STATUSES:
         missing = [label for attr, label in (('rectification_plan', '整改措施'), ('deadline', '整改期限'),
                                              ('responsible_person', '责任人'), ('penalty', '处罚措施'))
                    if not _filled(getattr(issue, attr, None))]
         if missing:
             found.append(('severity', '重大问题必须填写%s（%s）' % ('、'.join(missing), MAJOR_ISSUE_CLAUSE)))
-    if status == STATUS_CLOSED:
-        if not getattr(issue, 'verified_on', None) or not _filled(getattr(issue, 'verified_by', None)):
-            found.append(('verified_on', '关闭问题须填写验证人和验证日期（%s）' % VERIFY_CLAUSE))
     rectified_on = getattr(issue, 'rectified_on', None)
     verified_on = getattr(issue, 'verified_on', None)
     found_on = getattr(issue, 'found_on', None)
@@ -251,7 +256,12 @@ def closure_rate(found, settled):
 
 KEY_CONSTRUCTION = '施工钥匙'
 KEY_SALES = '销售钥匙'
-KEY_KINDS = (KEY_CONSTRUCTION, KEY_SALES)
+KEY_KINDS = (KEY_CONSTRUCTION, KEY_SALES)          # the project's two transfers, each with its date
+# Keys handed over later (a lost key replaced, a unit sold after the sales keys moved): a kind of
+# its own, which neither moves the project's transfer dates nor can be late.
+KEY_SUPPLEMENT = '补交/更换钥匙'
+KEY_TRANSFER_KINDS = KEY_KINDS + (KEY_SUPPLEMENT,)
+SUPPLEMENT_NOTE = '补交/更换钥匙：不改变项目的施工钥匙、销售钥匙移交日期，不计逾期。'
 KEY_LEAD_DAYS = {KEY_CONSTRUCTION: 15, KEY_SALES: 4}
 KEY_CLAUSES = {
     KEY_CONSTRUCTION: '手册001 钥匙移交：“施工钥匙由施工单位移交给物业公司。钥匙应由项目部组织施工单位办理移交。'
@@ -319,21 +329,60 @@ def building_aliases(building):
     return {base, base + '#', base + '栋', base + '号楼', base + '幢', str(building).strip()}
 
 
+def scope_names(token, building, entrance=None, room=None):
+    """Whether one token of a transfer scope names this home or its building, however it is
+    written (「3栋」「3#」「3-1-1602」「3栋1单元1602」: rules.address)."""
+    from rules.address import building_key, entrance_key, parse_address, room_key
+    if building is None:
+        return False
+    if token in building_aliases(building):
+        return True
+    address = parse_address(token)
+    if address is None or address.building is None or address.building != building_key(building):
+        return False
+    if address.room is None:
+        return address.entrance is None
+    return room is not None and address.room == room_key(room) and \
+        address.entrance in (None, entrance_key(entrance))
+
+
 def units_not_covered(sold_units, scope):
     """Labels of sold units whose keys the transfer scope leaves out.
 
-    `sold_units` is an iterable of (label, building); `scope` is the clerk's text: unit labels
-    and/or buildings separated by commas, 、 or spaces, or 全部 for every unit of the project.
+    `sold_units` is an iterable of (label, building) or (label, building, entrance, room);
+    `scope` is the clerk's text: homes and/or buildings separated by commas, 、 or spaces, or
+    全部 for every unit of the project.
     """
     tokens = set(scope_tokens(scope))
     if tokens & WHOLE_PROJECT_TOKENS:
         return []
     missing = []
-    for label, building in sold_units:
-        if label in tokens or (building is not None and building_aliases(building) & tokens):
+    for label, building, *home in sold_units:
+        if label in tokens or any(scope_names(t, building, *home) for t in tokens):
             continue
         missing.append(label)
     return missing
+
+
+def unknown_scope_tokens(scope, units):
+    """The tokens of a transfer scope that name no building or home of the project: keys move
+    for real buildings and rooms only. `units`: (building, entrance, room) of the project."""
+    units = list(units)
+    labels = {'%s-%s-%s' % u for u in units}
+    return [t for t in scope_tokens(scope) if t not in WHOLE_PROJECT_TOKENS and t not in labels
+            and not any(scope_names(t, *u) for u in units)]
+
+
+def scope_problems(scope, units):
+    """A transfer's scope must be 全部 or name the project's buildings and homes."""
+    if not scope_tokens(scope):
+        return [('scope', '请填写移交范围：楼栋或房号（如“1栋、2栋、3-1-101”），或“全部”。')]
+    unknown = unknown_scope_tokens(scope, units)
+    if not unknown:
+        return []
+    shown = '、'.join(unknown[:10]) + (' 等' if len(unknown) > 10 else '')
+    return [('scope', '移交范围中的「%s」不是本项目的楼栋或房号；楼栋写作“1栋”或“1#”，房号写作“3-1-101”'
+                      '或“3栋1单元101”，多个用顿号或逗号分隔，全部房源写“全部”。' % shown)]
 
 
 def sales_key_problems(sold_units_without_keys, missing_or_damaged, replaced):
@@ -354,22 +403,62 @@ def sales_key_problems(sold_units_without_keys, missing_or_damaged, replaced):
 
 # --------------------------------------------------------------------------- the countdown (§7)
 
+# The day a milestone counts from: T (the first day of the concentrated handover), or the day the
+# concentrated handover was completed (手册001 “房屋交付工作完成三日内 / 15日内”).
+ANCHOR_T = '交付日'
+ANCHOR_DONE = '交付完成日'
+ANCHORS = (ANCHOR_T, ANCHOR_DONE)
+
+
 @dataclass(frozen=True)
 class MilestoneSpec:
+    """One countdown node: `offset_months` calendar months and then `offset_days` days from its
+    anchor ("N个月" in a manual is N calendar months, never N×30 days: see rules.dates)."""
     code: str
     name: str
     offset_days: int
     owner_department: str
     clause: str
+    offset_months: int = 0
+    anchor: str = ANCHOR_T
 
+    @property
+    def label(self):
+        return offset_label(self.offset_days, self.offset_months, self.anchor)
+
+    @property
+    def manual(self):
+        return clause_source(self.clause)
+
+
+def offset_label(offset_days, offset_months=0, anchor=ANCHOR_T):
+    """How the countdown names a node: T-45, T-3个月, T+3个月, 交付完成+3日."""
+    text = ('交付完成' if anchor == ANCHOR_DONE else 'T') + \
+        ('%+d个月' % offset_months if offset_months else '')
+    if offset_days or not offset_months:
+        text += '%+d' % offset_days + ('日' if anchor == ANCHOR_DONE else '')
+    return text
+
+
+def clause_source(clause):
+    """The manual and section a quoted clause starts with ('手册004 4.2.1：“…”' → '手册004 4.2.1')."""
+    head = (clause or '').split('：', 1)[0]
+    return head if head != clause else ''
+
+
+PLUS3_DONE_CLAUSE = '手册001 房屋交付后续工作：“房屋交付工作完成三日内,客户关系部对未接房、影响面广的客户诉求进行汇总整理,形成相关记录”'
+PLUS15_DONE_CLAUSE = ('手册001 房屋交付后续工作：“房屋交付工作完成15日内,由客户关系部起草房屋交付总结报告,'
+                      '对整个过程进行回顾,附交房汇总统计表”')
 
 COUNTDOWN = (
-    MilestoneSpec('T-90a', '编制《住宅使用说明书》《住宅质量保证书》', -90, '项目部',
-                  '手册001：“项目部提前三个月编制住宅使用说明书和住宅质量保证书”'),
-    MilestoneSpec('T-90b', '交付前风险检查完成（《项目交付风险自评估报告》）', -90, '客户关系部',
-                  '手册000 交付前风险检查：“完毕时间:交付前三个月内完毕”'),
-    MilestoneSpec('T-90c', '成立入住工作小组', -90, '客户关系部',
-                  '手册000：“由项目客服组组织有关部门进行交付前旳检查,一方面建立项目小组,小组由项目客服牵头组织”'),
+    MilestoneSpec('T-3Ma', '编制《住宅使用说明书》《住宅质量保证书》', 0, '项目部',
+                  '手册001 房屋交付前期准备：“项目部提前三个月编制住宅使用说明书和住宅质量保证书”',
+                  offset_months=-3),
+    MilestoneSpec('T-3Mb', '交付前风险检查完成（《项目交付风险自评估报告》）', 0, '客户关系部',
+                  '手册000 房屋交付入住前风险控制 三、交付前风险检查：“完毕时间:交付前三个月内完毕。”',
+                  offset_months=-3),
+    MilestoneSpec('T-3Mc', '成立入住工作小组', 0, '客户关系部',
+                  '手册002 客服部工作职责 三、入住阶段：“负责在入住前3个月组织成立入住工作小组”', offset_months=-3),
     MilestoneSpec('T-45', '交楼启动会（《交付风险检查一览表》、交付时间、场地、分工、交付统一答词）', -45,
                   '客户关系部', '手册004 4.1.1：“不晚于交付前45日,客戶關系管理部組織……召開交樓啟動會……並確定交付統一答詞”'),
     MilestoneSpec('T-40', '成立交房小组，制定交房工作计划/方案', -40, '客户关系部',
@@ -400,45 +489,96 @@ COUNTDOWN = (
                   '手册004 4.2.9：“交付前3日,工程部組織召開交樓協調會……確定快修隊人員組成及相關工具和材料準備”'),
     MilestoneSpec('T-1', '交付现场包装布置、模拟演练、重点事项培训', -1, '客户关系部',
                   '手册004 4.2.10：“交付前1日,客戶關系管理部組織完成交付現場包裝布置,組織進行交付模擬演練,對交付重點事項進行培訓”'),
-    MilestoneSpec('T+3', '未接房、影响面广的客户诉求汇总', 3, '客户关系部',
-                  '手册001：“房屋交付工作完成三日内,客户关系部对未接房、影响面广的客户诉求进行汇总整理,形成相关记录”'),
-    MilestoneSpec('T+15', '房屋交付总结报告（附交房汇总统计表）', 15, '客户关系部',
-                  '手册001：“房屋交付工作完成15日内,由客户关系部起草房屋交付总结报告,对整个过程进行回顾,附交房汇总统计表”'),
-    MilestoneSpec('T+90a', '集中维修结束', 90, '工程部',
-                  '手册004 4.1.3：“針對集中交付期現場快速維修和交付後三個月內的集中維修工作,做好人員和組織安排工作”'),
-    MilestoneSpec('T+90b', '《交付后客户体验评估报告》', 90, '客户关系部',
-                  '手册000 客户入住后客户体验评估：“出具《交付后客户体验评估报告》。完毕时间:交付后3个月内”'),
+    MilestoneSpec('T+3', '未接房、影响面广的客户诉求汇总', 3, '客户关系部', PLUS3_DONE_CLAUSE,
+                  anchor=ANCHOR_DONE),
+    MilestoneSpec('T+15', '房屋交付总结报告（附交房汇总统计表）', 15, '客户关系部', PLUS15_DONE_CLAUSE,
+                  anchor=ANCHOR_DONE),
+    MilestoneSpec('T+3Ma', '集中维修结束', 0, '工程部',
+                  '手册004 4.1.3：“針對集中交付期現場快速維修和交付後三個月內的集中維修工作,做好人員和組織安排工作”',
+                  offset_months=3),
+    MilestoneSpec('T+3Mb', '《交付后客户体验评估报告》', 0, '客户关系部',
+                  '手册000 客户入住后客户体验评估：“出具《交付后客户体验评估报告》。完毕时间:交付后3个月内。”',
+                  offset_months=3),
 )
 COUNTDOWN_BY_CODE = {spec.code: spec for spec in COUNTDOWN}
+# Inspections of the risk register (manual 000) that are countdown nodes: one obligation, one
+# deadline — completing the inspection completes the node.
+INSPECTION_CODES = {'交付前风险检查': 'T-3Mb', '交付联合验收': 'T-7', '交付后客户体验评估': 'T+3Mb'}
+# Codes of earlier releases, when "three months" was counted as 90 days (renamed by migration 3).
+RENAMED_CODES = {'T-90a': 'T-3Ma', 'T-90b': 'T-3Mb', 'T-90c': 'T-3Mc', 'T+90a': 'T+3Ma',
+                 'T+90b': 'T+3Mb'}
 
 
-def milestone_due_on(delivery_on, offset_days):
-    return delivery_on + datetime.timedelta(days=offset_days)
+def handover_completed_on(set_on, last_scheduled_on):
+    """The day the concentrated handover was completed (“房屋交付工作完成”): the date the supervisor
+    recorded, else the last day the roster scheduled an owner for; None (待定) while neither is
+    known — the +3 and +15 deadlines then wait for it instead of counting from T."""
+    return set_on or last_scheduled_on
 
 
-def missing_milestones(delivery_on, existing_codes: Iterable[str]):
+def milestone_due_on(delivery_on, offset_days=0, offset_months=0, anchor=ANCHOR_T, completed_on=None):
+    """The due date of a node: its anchor (T, or the handover's completion) shifted by
+    `offset_months` calendar months (rules.dates.add_months: 31 May − 3 months is 28/29 Feb)
+    and then `offset_days` days; None while the anchor is unknown (待定)."""
+    base = completed_on if anchor == ANCHOR_DONE else delivery_on
+    if base is None:
+        return None
+    return add_months(base, offset_months) + datetime.timedelta(days=offset_days)
+
+
+def spec_due_on(spec, delivery_on, completed_on=None):
+    return milestone_due_on(delivery_on, spec.offset_days, spec.offset_months, spec.anchor,
+                            completed_on)
+
+
+def missing_milestones(delivery_on, existing_codes: Iterable[str], completed_on=None):
     """The §7 countdown rows a project still lacks, as dicts ready to insert.
 
     Idempotent by code: a milestone already present (whatever its edited date) is left alone,
-    so running the generator twice creates nothing new and keeps every edited date.
+    so running the generator twice creates nothing new and keeps every edited date. Nodes that
+    count from the handover's completion get no date while it is unknown (待定).
     """
     if delivery_on is None:
         return []
     have = set(existing_codes)
     return [dict(code=spec.code, name=spec.name, offset_days=spec.offset_days,
-                 due_on=milestone_due_on(delivery_on, spec.offset_days),
+                 offset_months=spec.offset_months, anchor=spec.anchor,
+                 due_on=spec_due_on(spec, delivery_on, completed_on),
+                 plan_basis_on=completed_on if spec.anchor == ANCHOR_DONE else delivery_on,
                  owner_department=spec.owner_department, clause=spec.clause)
             for spec in COUNTDOWN if spec.code not in have]
 
 
+PENDING = '待定'
+
+
 def milestone_state(due_on, done_on, today):
-    """已完成 / 逾期 / 今日到期 / 未到期 — a milestone is overdue the day after its due date."""
+    """已完成 / 逾期 / 今日到期 / 未到期 — a milestone is overdue the day after its due date;
+    待定 while the day it counts from is unknown (never overdue)."""
     if done_on:
         return '已完成' if not due_on or done_on <= due_on else '逾期完成'
     if due_on is None:
-        return '未排期'
+        return PENDING
     if due_on < today:
         return '逾期'
     if due_on == today:
         return '今日到期'
     return '未到期'
+
+
+# --------------------------------------------------------------------------- summary meetings
+
+SUMMARY_MEETING_CLAUSES = {
+    1: '手册001 第一轮内部验收总结会 时间：“第一轮内部验收清查完毕(不晚于入住前2月)”，召集人项目总经理。',
+    2: '手册001 第二轮内部验收总结会 时间：“第二轮内部验收清查完毕(不晚于入住前30天)”，召集人项目总经理。',
+}
+
+
+def summary_meeting_due(round_no, delivery_on):
+    """The summary meeting of round 1 by T − 2 calendar months, of round 2 by T − 30 days
+    (SUMMARY_MEETING_CLAUSES: held when the round is cleared); round 3 names no date (None)."""
+    if round_no not in SUMMARY_MEETING_CLAUSES or delivery_on is None:
+        return None
+    if round_no == 1:
+        return add_months(delivery_on, -2)
+    return delivery_on - datetime.timedelta(days=30)

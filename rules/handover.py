@@ -10,12 +10,20 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from rules.workflow import Workflow
+
 STATUS_PENDING = '待交付'
 STATUS_HANDED = '已交付'
 STATUS_REFUSED = '拒收'
 STATUS_ABSENT = '未到场'
 STATUS_POSTPONED = '延期'
 HANDOVER_STATUSES = (STATUS_PENDING, STATUS_HANDED, STATUS_REFUSED, STATUS_ABSENT, STATUS_POSTPONED)
+ARRIVED_STATUSES = (STATUS_HANDED, STATUS_REFUSED)    # the owner came: notices and calls are moot
+
+# A household handed over (keys given, dated) is done: its roster row is locked for clerks.
+HANDOVER_WORKFLOW = Workflow(field='status', initial=STATUS_PENDING, final=(STATUS_HANDED,),
+                             requires={STATUS_HANDED: ('keys_handed_on',)},
+                             reopen_to=STATUS_PENDING, reopen_clears=('keys_handed_on',))
 
 REASON_NO_CONTRACT = '未签约'
 REASON_CANCELLED = '合同作废'
@@ -162,6 +170,12 @@ class DailyFigures:
     handed_today_rows: list = field(default_factory=list, repr=False)
     refused_today_rows: list = field(default_factory=list, repr=False)
     absent_today_rows: list = field(default_factory=list, repr=False)
+    day_over: bool = True            # False while the day runs: its absentees may still come
+
+    @property
+    def absent_label(self):
+        """当日未到场 once the day is over; until then the owners booked for it are 尚未到场."""
+        return '当日未到场' if self.day_over else '尚未到场'
 
     @property
     def remaining(self):
@@ -198,12 +212,12 @@ class DailyFigures:
             ('累计户均问题数', self.issues_per_unit_total, 'avg'),
             ('当日拒收户数', self.refused_today, 'int'),
             ('累计拒收户数', self.refused_total, 'int'),
-            ('当日未到场户数', self.absent_today, 'int'),
+            (self.absent_label + '户数', self.absent_today, 'int'),
             ('累计未到场户数', self.absent_total, 'int'),
         ]
 
 
-def daily_figures(rows, day):
+def daily_figures(rows, day, today=None):
     """The figures of 每日交房日报表 for `day`, from every roster row of one project.
 
     DAILY_CLAUSE: 当天交付戶數、完成交付比例、戶均問題戶數、拒維修(拒收)戶數、未維修(未到场)戶數.
@@ -214,8 +228,9 @@ def daily_figures(rows, day):
     - 未到场: eligible owners booked for `day` who neither came nor took keys nor refused by then
       (累计: booked on or before `day` and still not come).
     Rows whose events fall after `day` count as not yet happened, so a past day's report is stable.
+    `today` given: on that day (and later ones) the absentees are labelled 尚未到场.
     """
-    figures = DailyFigures(day=day)
+    figures = DailyFigures(day=day, day_over=today is None or day < today)
     for row in rows:
         figures.roster_total += 1
         if row.eligible:

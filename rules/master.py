@@ -57,6 +57,24 @@ def unit_counts(unit_model, project_id):
     return int(row[0] or 0), int(row[1] or 0)
 
 
+UNSOLD, SOLD, HANDED_OVER = '未售', '已售', '已交付'
+SOLD_STATUSES = (SOLD, HANDED_OVER)
+UNIT_STATUS_CLAUSE = ('手册003 与业主工程质量监理小组的沟通：“当新建项目的销售比例超过百分之三十时(以户数计算)”；'
+                      '手册001 钥匙移交：“保证已售出的房间钥匙全部移交”')
+
+
+def unit_status_from_contracts(status, has_valid_contract):
+    """A unit's status as its contracts make it (UNIT_STATUS_CLAUSE: the 30% sold by count and the
+    sales keys of every sold unit count sold units).
+
+    A live, valid (not cancelled, not in the recycle bin) contract makes the unit 已售, and a unit
+    already handed over stays 已交付; without one the unit is 未售 — a cancelled sale is not a sale.
+    """
+    if has_valid_contract:
+        return status if status in SOLD_STATUSES else SOLD
+    return UNSOLD
+
+
 def contract_problems(*, payment_method, mortgage_bank, mortgage_status, loan_amount,
                       total_price, disbursed_date, sign_date, cancelled, cancel_date,
                       cancel_reason, filing_status, filed_date, late_penalty_rate):
@@ -91,3 +109,21 @@ def days_between(start, end):
     if not isinstance(start, datetime.date) or not isinstance(end, datetime.date):
         return None
     return (end - start).days
+
+
+# --------------------------------------------------------------------------- signing documents
+
+HOUSEHOLDS = ('本地', '外地')
+NONLOCAL_CLAUSE = ('手册002 签约操作流程 资料一：“外地户口身份证、户口簿、结婚证、一年的社保证明、'
+                   '地税出具的个人一年纳税证明。”')
+
+
+def nonlocal_buyer_problems(household, social_security_proof, tax_proof):
+    """(field, message): a buyer from elsewhere signs with one year of social-security and tax
+    records on the contract's document checklist (NONLOCAL_CLAUSE)."""
+    if household != '外地':
+        return []
+    missing = [(name, label) for name, label, have in (
+        ('social_security_proof', '一年社保证明', social_security_proof),
+        ('tax_proof', '一年纳税证明', tax_proof)) if not have]
+    return [(name, '外地户籍购房须提供%s（%s）' % (label, NONLOCAL_CLAUSE)) for name, label in missing]

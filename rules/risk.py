@@ -12,6 +12,7 @@ import datetime
 import math
 from typing import NamedTuple, Optional
 from rules.dates import add_months  # noqa: F401  (re-exported for callers)
+from rules.workflow import Workflow
 
 MANUAL = '客服工作手册-风险控制模块'
 
@@ -54,10 +55,10 @@ INSPECTION_RULES = {
         '工作完毕时间:开盘前20日完毕。', '最迟于开盘前20日完成会签'),
     '开盘及上市前检查': KindRule(
         '开盘/上市日期', '项目开盘前各阶段风险控制 四、组织开盘及上市前风险检查',
-        '工作完毕时间:开盘、上市前7日内完毕。', '在开盘（上市）前7日内完成检查'),
+        '工作完毕时间:开盘、上市前7日内完毕。', '最迟于开盘（上市）前7日完成检查'),
     '交付前风险检查': KindRule(
         '交付日期', '房屋交付入住前风险控制 三、交付前风险检查',
-        '完毕时间:交付前三个月内完毕。', '在交付前3个月内完成检查'),
+        '完毕时间:交付前三个月内完毕。', '最迟于交付前3个月（日历月）完成检查'),
     '交付联合验收': KindRule(
         '交付日期', '房屋交付入住前风险控制 四、交付前联合验收',
         '完毕时间:交付前7日完毕。', '最迟于交付前7日完成联合验收'),
@@ -107,9 +108,11 @@ def inspection_due_date(kind, anchor_on=None, launch_on=None, delivery_on=None, 
     - 审图评估 “工作完毕时间:设计出图后10日内完毕” → from the issue date to 10 days after it.
     - 样板间检查 “工作完毕时间:样板间施工完毕后7日内完毕。” → from completion to 7 days after.
     - 销售资料会签 “工作完毕时间:开盘前20日完毕。” → by launch − 20 days (no lower bound).
-    - 开盘及上市前检查 “工作完毕时间:开盘、上市前7日内完毕。” → the 7 days before launch/listing:
-      launch − 7 … launch − 1.
-    - 交付前风险检查 “完毕时间:交付前三个月内完毕。” → delivery − 3 calendar months … delivery − 1.
+    - 开盘及上市前检查 “工作完毕时间:开盘、上市前7日内完毕。” → done by launch/listing − 7 days (no
+      lower bound: a check done earlier is on time, never “too early”).
+    - 交付前风险检查 “完毕时间:交付前三个月内完毕。” → done by delivery − 3 calendar months (31 May →
+      28/29 Feb); it feeds the T−2-month review and the T−45 kickoff, so one deadline, no lower
+      bound — the same date as the countdown's T−3个月 node (rules.delivery.COUNTDOWN).
     - 交付联合验收 “完毕时间:交付前7日完毕。” → by delivery − 7 days.
     - 交付后客户体验评估 “完毕时间:交付后3个月内。” → delivery … delivery + 3 calendar months.
     """
@@ -123,9 +126,9 @@ def inspection_due_date(kind, anchor_on=None, launch_on=None, delivery_on=None, 
     if kind == '销售资料会签':
         return Window(anchor, None, anchor - days(20))
     if kind == '开盘及上市前检查':
-        return Window(anchor, anchor - days(7), anchor - days(1))
+        return Window(anchor, None, anchor - days(7))
     if kind == '交付前风险检查':
-        return Window(anchor, add_months(anchor, -3), anchor - days(1))
+        return Window(anchor, None, add_months(anchor, -3))
     if kind == '交付联合验收':
         return Window(anchor, None, anchor - days(7))
     if kind == '交付后客户体验评估':
@@ -199,6 +202,12 @@ FINDING_CLOSED = '已关闭'
 UNFIXABLE_SCRIPT_KIND = '不整改问题统一说辞'
 
 
+# A finding is closed once verified (验证人、关闭日期): a closed finding is locked for clerks.
+FINDING_WORKFLOW = Workflow(field='status', initial='待整改', final=(FINDING_CLOSED,),
+                            requires={FINDING_CLOSED: ('verified_by', 'closed_on')},
+                            reopen_to='整改中', reopen_clears=('verified_by', 'closed_on'))
+
+
 def finding_default_deadline(inspection_kind, launch_on, delivery_on):
     """The date a finding must be closed by when the clerk sets none.
 
@@ -230,13 +239,10 @@ def finding_close_problems(status, fixable, script_kind, verified_by, closed_on,
         if closed_on is not None:
             yield 'closed_on', '问题尚未关闭（状态为「%s」），请勿填写关闭日期。' % status
         return
-    if not (verified_by or '').strip():
-        yield 'verified_by', '关闭问题前须填写验证人。'
-    if closed_on is None:
-        yield 'closed_on', '关闭问题须填写关闭日期。'
-    elif today is not None and closed_on > today:
+    # 验证人 and 关闭日期 themselves: FINDING_WORKFLOW.
+    if closed_on is not None and today is not None and closed_on > today:
         yield 'closed_on', '关闭日期不能晚于今天（%s）。' % today.isoformat()
-    elif found_on is not None and closed_on < found_on:
+    elif closed_on is not None and found_on is not None and closed_on < found_on:
         yield 'closed_on', '关闭日期不能早于发现日期（%s）。' % found_on.isoformat()
     if not fixable:
         if script_kind is None:
@@ -424,9 +430,15 @@ def count_open_promises(promises):
     return sum(1 for status, has_script in promises if promise_is_open(status, has_script))
 
 
+# A promise found fulfilled or not (核查日期) is settled; a fulfilled one is locked for clerks
+# (an unfulfillable one still gets its unified script).
+PROMISE_WORKFLOW = Workflow(field='status', initial='待兑现', final=('已兑现',),
+                            requires={'已兑现': ('checked_on',), '无法兑现': ('checked_on',)},
+                            reopen_to='待兑现')
+
+
 def promise_problems(status, checked_on, script_kind, today):
-    if status in ('已兑现', '无法兑现') and checked_on is None:
-        yield 'checked_on', '状态为「%s」时须填写核查日期。' % status
+    """The check date of a settled promise: PROMISE_WORKFLOW."""
     if checked_on is not None and today is not None and checked_on > today:
         yield 'checked_on', '核查日期不能晚于今天（%s）。' % today.isoformat()
     if status == '已兑现' and script_kind is not None:
@@ -627,3 +639,39 @@ def parse_quarter(text):
     if not m:
         return None
     return int(m.group(1)), int(m.group(2))
+
+
+# --------------------------------------------------------------------------- contract documents
+
+CONTRACT_DOC_KINDS = ('买卖合同', '补充协议', '交房标准', '特殊户型告知单', '合同附图')
+CONTRACT_DRAFT_DAYS = 14
+CONTRACT_DRAFT_CLAUSE = ('手册000 合同及合同附件制作：“开盘前两周由市场营销部销售服务组和项目营销组共同制作商品房'
+                         '买卖合同及其附件,附件内容涉及但不限于《销售风险特别提示》、《交屋原则》、《特殊户型告知单》。”')
+LEGAL_BACKGROUND_CLAUSE = ('手册000 四、组织开盘及上市前风险检查：“项目背景资料,涉及土地合同、土地证书、环评报告、'
+                           '规划批复、预售许可证等。(项目初次开盘前,此部分检查需与法务部共同完毕)”')
+
+
+def contract_draft_due(doc_kind, launch_on):
+    """The sales contract and its attachments are made by launch − 14 days (开盘前两周,
+    CONTRACT_DRAFT_CLAUSE); other sales documents have no drafting deadline (None)."""
+    if doc_kind not in CONTRACT_DOC_KINDS or launch_on is None:
+        return None
+    return launch_on - days(CONTRACT_DRAFT_DAYS)
+
+
+def contract_drafted_late(doc_kind, drafted_on, launch_on):
+    """True when a contract document was made later than two weeks before launch (on the day is
+    on time); None while unknown."""
+    due = contract_draft_due(doc_kind, launch_on)
+    if due is None or drafted_on is None:
+        return None
+    return drafted_on > due
+
+
+def first_launch_legal_problems(kind, listing_on, completed_on, legal_joined):
+    """(field, message): the pre-launch check of a project's first launch (no listing date: not a
+    later product listing) is completed only with legal on its background documents."""
+    if kind == '开盘及上市前检查' and listing_on is None and completed_on is not None and not legal_joined:
+        return [('legal_joined', '项目初次开盘前的检查，项目背景资料须与法务部共同完成：请确认法务已参与（%s）'
+                 % LEGAL_BACKGROUND_CLAUSE)]
+    return []

@@ -50,9 +50,9 @@ def insert_derived(model, rows, audit=None, batch=200):
         model.insert_many(data[start:start + batch]).execute()
 
 
-def create_user(username, display_name, role, password, project_codes=()):
+def create_user(username, display_name, role, password, project_codes=(), email=None):
     from views.auth import hash_password, new_session_token
-    user = User.create(username=username, display_name=display_name, role=role,
+    user = User.create(username=username, display_name=display_name, role=role, email=email,
                        password_hash=hash_password(password), session_token=new_session_token())
     for code in project_codes:
         project = Project.get(Project.code == code)
@@ -82,7 +82,10 @@ def seed_demo(password, force=False, today=None):
         for username, name, role in DEMO_USERS:
             user = User.get_or_none(User.username == username)
             if user is None:
+                # Example addresses (example.com never receives mail): with KEFU_SMTP_URL set to
+                # a test mail server, the morning digest of the demo can be read there.
                 user = User.create(username=username, display_name=name, role=role,
+                                   email='%s@example.com' % username,
                                    password_hash=hashed, session_token=new_session_token())
             ctx.users[username] = user
         for username in ('supervisor', 'clerk'):

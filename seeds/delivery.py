@@ -12,7 +12,8 @@ what the portal computes), then bulk-inserted.
 import datetime
 
 from models.base import now
-from models.delivery import ROUND_LABELS, AcceptanceRound, DeliveryMilestone, InspectionIssue, KeyTransfer
+from models.delivery import (ROUND_LABELS, AcceptanceRound, DeliveryMilestone, InspectionIssue, KeyTransfer,
+                             handover_completed_on)
 from rules import delivery as rules
 from seeds import insert_derived
 
@@ -172,9 +173,9 @@ def seed_round_one_project(ctx, project, builders, audit):
 def _milestones(ctx, project, audit, done_until, skip_done=()):
     rng = ctx.rng
     rows = []
-    for values in rules.missing_milestones(project.delivery_date, []):
-        row = DeliveryMilestone(project=project.id, plan_basis_on=project.delivery_date, **values)
-        if row.due_on <= done_until and row.code not in skip_done:
+    for values in rules.missing_milestones(project.delivery_date, [], handover_completed_on(project)):
+        row = DeliveryMilestone(project=project.id, **values)
+        if row.due_on is not None and row.due_on <= done_until and row.code not in skip_done:
             row.done_on = min(done_until, row.due_on + D(days=rng.choice((-3, -2, -1, 0, 0, 0, 1))))
         rows.append(row)
     insert_derived(DeliveryMilestone, rows, audit)

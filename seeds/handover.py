@@ -30,6 +30,9 @@ def seed(ctx):
     audit = dict(created_at=stamp, updated_at=stamp, version=1,
                  created_by=clerk.id if clerk else None, updated_by=clerk.id if clerk else None)
     insert_derived(HandoverEntry, roster_rows(ctx, project, t), audit)
+    # The roster's last scheduled day completes the handover: the +3/+15 nodes count from it.
+    from models.delivery import follow_handover_completion
+    follow_handover_completion(project.id)
 
 
 def roster_rows(ctx, project, t):

@@ -225,7 +225,8 @@ def _seed_project(ctx, project, clerk_id, dept):
         row = RiskInspection(project=project.id, kind=kind, anchor_on=anchor_on,
                              listing_on=listing_on,
                              lead_department=dept.get(leads.get(kind, '客户关系部')),
-                             participants='工程、设计、营销、客服、法务')
+                             participants='工程、设计、营销、客服、法务',
+                             legal_joined=kind == '开盘及上市前检查' and listing_on is None)
         window = row.window(launch_on, delivery_on)
         row.completed_on = _done_or_not(rng, window, today)
         if row.completed_on:
@@ -338,6 +339,8 @@ def _seed_project(ctx, project, clerk_id, dept):
         row = SalesDocumentReview(project=project.id, doc_kind=kind,
                                   title='%s%s' % (project.name, kind), doc_version='V1.%d' % (n % 3),
                                   drafted_by='营销管理部', oa_no=None,
+                                  drafted_on=(min(today, (signed or launch_on - D(10)) - D(6))
+                                              if kind in rules.CONTRACT_DOC_KINDS else None),
                                   legal_reviewed_on=(signed - D(4)) if signed else None,
                                   cs_reviewed_on=(signed - D(3)) if signed else None,
                                   countersigned_on=signed, archived=bool(signed) and n % 4 != 0)
@@ -346,7 +349,8 @@ def _seed_project(ctx, project, clerk_id, dept):
         documents.append(_stamp(row, clerk_id))
     special_standard = SalesDocumentReview(
         project=project.id, doc_kind='交房标准', title='%s非标层交房标准' % project.name,
-        applies_to='非标层', doc_version='V1.0', drafted_by='设计管理部')
+        applies_to='非标层', doc_version='V1.0', drafted_by='设计管理部',
+        drafted_on=min(today, launch_on - D(30)))
     if launch_on - D(22) <= today:
         special_standard.legal_reviewed_on = launch_on - D(28)
         special_standard.cs_reviewed_on = launch_on - D(27)

@@ -1,10 +1,12 @@
 /* Our pages run under a Content-Security-Policy without inline script. Flask-Admin's templates
-   carry a few inline onclick handlers (bulk actions, delete confirmation); bind them here. */
+   carry a few inline onclick handlers (bulk actions, delete confirmation); the portal serves them
+   as data-onclick (views/screens.py) and they are bound here. */
 (function () {
   'use strict';
   document.documentElement.setAttribute('lang', 'zh-CN');
   function bind(el) {
-    var code = el.getAttribute('onclick') || '';
+    var code = el.getAttribute('data-onclick') || el.getAttribute('onclick') || '';
+    el.removeAttribute('data-onclick');
     el.removeAttribute('onclick');
     var m = code.match(/modelActions\.execute\('([^']+)'\)/);
     if (m) {
@@ -22,7 +24,7 @@
     }
   }
   function init() {
-    Array.prototype.forEach.call(document.querySelectorAll('[onclick]'), bind);
+    Array.prototype.forEach.call(document.querySelectorAll('[data-onclick], [onclick]'), bind);
     Array.prototype.forEach.call(document.querySelectorAll('form[data-confirm]'), function (form) {
       form.addEventListener('submit', function (e) {
         if (!window.confirm(form.getAttribute('data-confirm'))) { e.preventDefault(); }

@@ -56,6 +56,7 @@ def _app_once(tmp_path_factory):
         'KEFU_DATABASE_URL': url,
         'SECRET_KEY': 'test-secret',
         'KEFU_PASSWORD_METHOD': 'pbkdf2:sha256:1000',   # production: 600,000 (tested apart)
+        'KEFU_JOBS_IMMEDIATE': True,     # jobs run at once in the test (tests/test_jobs.py)
     })
     if url.startswith('sqlite'):
         init_db()
@@ -216,6 +217,14 @@ def login(client, username, password=PASSWORD):
     token = match.group(1) or match.group(2)
     return client.post('/login', data={'username': username, 'password': password,
                                        'csrf_token': token})
+
+
+def logout(client):
+    """Sign out as a person does: the confirmation page's form posted with its token."""
+    page = client.get('/logout').get_data(as_text=True)
+    match = TOKEN_RE.search(page)
+    token = (match.group(1) or match.group(2)) if match else ''
+    return client.post('/logout', data={'csrf_token': token})
 
 
 @pytest.fixture

@@ -165,15 +165,24 @@ def test_major_complaint_closed_by_approver_needs_decided_by():
     assert complaint(severity='重大', can_approve=True, decided_by='分管副总 张某') == []
 
 
+def flow(values, before=None, **kw):
+    """The complaint workflow's fields for a save of `values` (from `before`, None: created)."""
+    return [f for f, _ in r.COMPLAINT_WORKFLOW.problems(values, before, what='投诉', **kw)]
+
+
 def test_complaint_cannot_skip_steps():
-    problems = complaint(old_status='登记', status='跟进')
-    assert ('status' in [f for f, _ in problems])
+    assert flow({'status': '跟进', 'responsible_department': 3}, {'status': '登记'}) == ['status']
 
 
-def test_new_complaint_starts_registered():
+def test_new_complaint_in_a_later_status_carries_what_the_walk_requires():
     assert complaint(old_status=None, status='登记', closed_on=None, responsible_department=None,
                      follow_up_count=0) == []
-    assert complaint(old_status=None, status='分析', closed_on=None)
+    assert flow({'status': '登记'}) == []
+    assert flow({'status': '转办'}) == ['responsible_department']
+    assert flow({'status': '转办', 'responsible_department': 3}) == []
+    assert flow({'status': '关闭', 'responsible_department': 3}) == ['resolution', 'closed_on']
+    # a check needs a follow-up entry, which a new complaint cannot have yet
+    assert complaint(old_status=None, status='核查', closed_on=None, follow_up_count=0)
 
 
 def test_failed_check_returns_to_follow_up():
@@ -185,17 +194,20 @@ def test_check_needs_a_follow_up_entry():
 
 
 def test_passing_on_needs_a_department():
-    assert [f for f, _ in complaint(old_status='分析', status='转办', closed_on=None,
-                                     responsible_department=None)] == ['responsible_department']
+    assert flow({'status': '转办'}, {'status': '分析'}) == ['responsible_department']
 
 
 def test_closing_needs_date_and_resolution():
-    fields = [f for f, _ in complaint(closed_on=None, resolution=' ')]
-    assert fields == ['closed_on', 'resolution']
+    assert flow({'status': '关闭', 'responsible_department': 3, 'resolution': ' '},
+                {'status': '核查'}) == ['resolution', 'closed_on']
 
 
 def test_closed_complaint_stays_closed():
-    assert complaint(old_status='关闭', status='跟进', closed_on=None)
+    # a clerk changes nothing; a supervisor leaves 关闭 only by reopening with a reason
+    assert flow({'status': '关闭'}, {'status': '关闭'}, may_change_closed=False) == [None]
+    assert flow({'status': '跟进', 'responsible_department': 3}, {'status': '关闭'}) == ['status']
+    assert flow({'status': '跟进', 'responsible_department': 3}, {'status': '关闭'},
+                reopening=True) == []
 
 
 def test_complaint_summary_counts_open_and_overdue():
@@ -314,7 +326,9 @@ def test_repair_closed_without_completion_refused_and_satisfaction_range():
     problems = r.repair_problems(source='日常报修', reported_on=date(2026, 5, 1), delivered_on=None,
                                  deadline=None, completed_on=None, closed=True, satisfaction=6,
                                  revisited_on=None)
-    assert [f for f, _ in problems] == ['closed', 'satisfaction', 'satisfaction']
+    assert [f for f, _ in problems] == ['satisfaction', 'satisfaction']
+    assert [f for f, _ in r.REPAIR_WORKFLOW.problems(
+        {'closed': True, 'completed_on': None}, None, what='报修')] == ['completed_on']
 
 
 def test_rectification_rate_and_satisfaction():
@@ -387,9 +401,12 @@ def test_valid_callback_since_the_due_date_clears_the_project():
     assert r.callback_due(valid_survey_dates=[date(2025, 2, 28)], **kwargs)
 
 
-def test_next_yearly_round():
-    assert r.next_callback_on(date(2024, 3, 1)) == date(2025, 3, 1)
-    assert r.next_callback_on(date(2024, 3, 1), [date(2025, 3, 10), date(2026, 1, 31)]) == date(2027, 1, 31)
+def test_one_valid_callback_settles_it_for_good():
+    """“至少一次”: no yearly round falls due after a valid callback."""
+    kwargs = dict(delivered_on=date(2024, 3, 1), delivered_units=80, total_units=100,
+                  valid_survey_dates=[date(2025, 3, 10)])
+    assert not r.callback_due(today=date(2026, 3, 11), **kwargs)
+    assert not r.callback_due(today=date(2030, 1, 1), **kwargs)
 
 
 # --- owner quality groups (手册003) ---------------------------------------------------------------

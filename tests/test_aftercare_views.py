@@ -133,7 +133,7 @@ def test_complaint_cannot_jump_to_close(client_as, projects, users, make):
     row = complaint_at('登记', projects['mine'], users, make.department(), severity='一般')
     response = client_as('clerk').post_form('/admin/complaint/edit/?id=%d' % row.id, complaint_form(
         row, status='关闭', closed_on=iso(TODAY), resolution='已处理'))
-    assert '逐步处理' in text(response)
+    assert '状态不能从「登记」直接改为「关闭」' in text(response)
     assert Complaint.get_by_id(row.id).status == '登记'
 
 

@@ -38,7 +38,7 @@ def build_project(make):
     for code, due_on, done_on in (('T-15', D(2026, 11, 5), D(2026, 11, 4)),
                                   ('T+3', D(2026, 11, 23), None),
                                   ('T+15', D(2026, 12, 5), None),
-                                  ('T+90a', D(2027, 2, 18), None)):
+                                  ('T+3Ma', D(2027, 2, 20), None)):
         spec = delivery_rules.COUNTDOWN_BY_CODE[code]
         DeliveryMilestone.create_logged(None, project=project, code=code, name=spec.name,
                                         offset_days=spec.offset_days, due_on=due_on,
@@ -48,6 +48,7 @@ def build_project(make):
         InspectionIssue.create_logged(None, description='未整改%d' % n, deadline=deadline, **common)
     InspectionIssue.create_logged(None, description='已关闭', deadline=D(2026, 11, 10),
                                   status='已关闭', verified_by='客服', verified_on=D(2026, 11, 9),
+                                  contractor=make.contractor(), rectified_on=D(2026, 11, 8),
                                   **common)
     contracts = [make.contract(project, sign_date=D(2026, 1, 10)) for _ in range(3)]
     contracts.append(make.contract(project, sign_date=D(2026, 1, 11), paid_in_full=False))
@@ -132,7 +133,9 @@ def test_construction_keys_are_ready_once_every_issue_is_settled(make, users, cl
     project = make.project(name='钥匙项目', code='KEYS', contract_delivery_date=D(2027, 1, 20))
     InspectionIssue.create_logged(None, project=project, location='大堂', category='交楼标准',
                                   description='已关闭', found_on=D(2026, 11, 1), status='已关闭',
-                                  verified_by='客服', verified_on=D(2026, 11, 2))
+                                  verified_by='客服', verified_on=D(2026, 11, 2),
+                                  contractor=make.contractor(), deadline=D(2026, 11, 5),
+                                  rectified_on=D(2026, 11, 2))
     card = card_of(client_as('admin').get('/?on=%s' % ON).get_data(as_text=True), project)
     keys = figure(card, 'keys')
     assert '施工钥匙： 可移交 最迟 2027-01-05' in keys

@@ -163,17 +163,41 @@ def test_close_after_verification():
     assert r.issue_problems(row, '待验证', False) == []
 
 
+def flow(new, old, **kw):
+    """The punch-list workflow's problems for an issue saved as `new` (from `old`; None: created)."""
+    values = dict(vars(new), contractor=3)
+    return list(r.ISSUE_WORKFLOW.problems(values, None if old is None else {'status': old},
+                                          what='验收问题', **kw))
+
+
 def test_close_without_verification_refused():
-    found = r.issue_problems(issue(status='已关闭'), '待验证', False)
-    assert [f for f, _ in found] == ['verified_on']
+    found = flow(issue(status='已关闭', deadline=D(2027, 1, 9), rectified_on=D(2027, 1, 9)), '待验证')
+    assert [f for f, _ in found] == ['verified_by', 'verified_on']
 
 
-@pytest.mark.parametrize('old, new', [('待整改', '已关闭'), ('整改中', '已关闭'), ('已关闭', '待验证')])
+@pytest.mark.parametrize('old, new', [('待整改', '已关闭'), ('整改中', '已关闭')])
 def test_skipping_a_step_refused(old, new):
-    row = issue(status=new, verified_on=D(2027, 1, 10), verified_by='王敏')
-    found = r.issue_problems(row, old, True)
-    assert found and found[0][0] == 'status'
+    row = issue(status=new, deadline=D(2027, 1, 9), rectified_on=D(2027, 1, 9),
+                verified_on=D(2027, 1, 10), verified_by='王敏')
+    found = flow(row, old)
+    assert [f for f, _ in found] == ['status']
     assert '不能从' in found[0][1]
+
+
+def test_leaving_a_closed_issue_is_a_reopening():
+    row = issue(status='待验证', deadline=D(2027, 1, 9), rectified_on=D(2027, 1, 9))
+    assert [f for f, _ in flow(row, '已关闭')] == ['status']
+    assert flow(row, '已关闭', reopening=True) == []
+    assert [f for f, _ in flow(row, '已关闭', may_change_closed=False)] == [None]
+
+
+def test_an_issue_created_closed_carries_what_the_walk_requires():
+    found = flow(issue(status='已关闭'), None)
+    assert [f for f, _ in found] == ['deadline', 'rectified_on', 'verified_by', 'verified_on']
+    assert '新建' in found[0][1]
+    done = issue(status='已关闭', deadline=D(2027, 1, 9), rectified_on=D(2027, 1, 9),
+                 verified_on=D(2027, 1, 10), verified_by='王敏')
+    assert flow(done, None) == []
 
 
 @pytest.mark.parametrize('status', ['让步接收', '不整改'])
@@ -199,7 +223,7 @@ def test_new_issue_created_as_concession_needs_approver():
 
 
 def test_no_fix_needs_unified_script():
-    found = r.issue_problems(issue(status='不整改', unified_script='  '), '待整改', True)
+    found = flow(issue(status='不整改', unified_script='  '), '待整改', label_of={'unified_script': '统一说辞'}.get)
     assert [f for f, _ in found] == ['unified_script']
     assert '统一说辞' in found[0][1]
 
@@ -293,8 +317,10 @@ def test_sales_key_problems_list_units_and_unreplaced_keys():
 # --------------------------------------------------------------------------- countdown
 
 def test_countdown_covers_every_offset_of_section_seven():
-    offsets = sorted({spec.offset_days for spec in r.COUNTDOWN})
-    assert offsets == [-90, -45, -40, -30, -20, -15, -13, -10, -7, -4, -3, -1, 3, 15, 90]
+    offsets = sorted({(spec.anchor, spec.offset_months, spec.offset_days) for spec in r.COUNTDOWN})
+    t = [('交付日', 0, d) for d in (-45, -40, -30, -20, -15, -13, -10, -7, -4, -3, -1)]
+    assert offsets == sorted(t + [('交付日', -3, 0), ('交付日', 3, 0), ('交付完成日', 0, 3),
+                                  ('交付完成日', 0, 15)])
     assert len({spec.code for spec in r.COUNTDOWN}) == len(r.COUNTDOWN)
     owners = {spec.code: spec.owner_department for spec in r.COUNTDOWN}
     assert owners['T-15'] == '项目部' and owners['T-4'] == '营销管理部' and owners['T-7'] == '项目中心'
@@ -303,10 +329,12 @@ def test_countdown_covers_every_offset_of_section_seven():
 def test_plan_generated_from_delivery_date():
     plan = r.missing_milestones(D(2028, 3, 1), [])
     due = {m['code']: m['due_on'] for m in plan}
-    assert due['T-90a'] == D(2027, 12, 2)
+    assert due['T-3Ma'] == D(2027, 12, 1)          # three calendar months, not 90 days
     assert due['T-1'] == D(2028, 2, 29)
-    assert due['T+15'] == D(2028, 3, 16)
+    assert due['T+15'] is None                      # counts from the completion: 待定
     assert len(plan) == len(r.COUNTDOWN)
+    done = {m['code']: m['due_on'] for m in r.missing_milestones(D(2028, 3, 1), [], D(2028, 3, 10))}
+    assert (done['T+3'], done['T+15']) == (D(2028, 3, 13), D(2028, 3, 25))
 
 
 def test_plan_generation_is_idempotent():

@@ -106,7 +106,7 @@ def test_no_fix_without_unified_script_refused_even_for_supervisor(projects, cli
     row = issue(projects['mine'])
     supervisor = client_as('supervisor')
     response = edit_issue(supervisor, row, status='不整改', unified_script='')
-    assert '必须填写统一说辞' in response.get_data(as_text=True)
+    assert '须填写「统一说辞」' in response.get_data(as_text=True)
     assert InspectionIssue.get_by_id(row.id).status == '待整改'
     response = edit_issue(supervisor, row, status='不整改', unified_script='经设计复核不影响使用，统一答复业主。')
     assert response.status_code == 302
@@ -124,12 +124,20 @@ def test_major_issue_without_plan_refused_on_the_form(projects, client_as):
 
 # ------------------------------------------------------------------ bulk actions
 
-def test_bulk_to_verify_and_close_each_row_logged(projects, client_as):
-    rows = [issue(projects['mine'], description='问题%d' % n) for n in range(3)]
+def test_bulk_to_verify_and_close_each_row_logged(projects, client_as, make):
+    contractor = make.contractor()
+    rows = [issue(projects['mine'], description='问题%d' % n, contractor=contractor,
+                  deadline=TODAY + D(3)) for n in range(3)]
+    unassigned = issue(projects['mine'], description='未指派')
     clerk = client_as('clerk')
     ids = [str(r.id) for r in rows]
-    clerk.post_form('/admin/inspection_issue/action/', {'action': 'to_verify', 'rowid': ids})
+    response = clerk.post_form('/admin/inspection_issue/action/',
+                               {'action': 'to_verify', 'rowid': ids + [str(unassigned.id)]},
+                               follow_redirects=True)
     assert {InspectionIssue.get_by_id(r.id).status for r in rows} == {'待验证'}
+    # an issue nobody was made responsible for cannot have been rectified
+    assert InspectionIssue.get_by_id(unassigned.id).status == '待整改'
+    assert '须填写「责任单位」' in response.get_data(as_text=True)
     clerk.post_form('/admin/inspection_issue/action/', {'action': 'close_verified', 'rowid': ids})
     for r in rows:
         fresh = InspectionIssue.get_by_id(r.id)
@@ -192,15 +200,18 @@ def test_summary_per_round_and_contractor(make, projects, client_as):
     first = AcceptanceRound.create_logged(None, project=project, round_no='第一轮')
     builder = make.contractor('宏远建设', '总包')
     issue(project, round=first, contractor=builder, deadline=TODAY - D(1))           # overdue
-    issue(project, round=first, contractor=builder, status='待验证', rectified_on=TODAY)
-    closed = issue(project, round=first, status='待验证', rectified_on=TODAY)
+    issue(project, round=first, contractor=builder, status='待验证', rectified_on=TODAY,
+          deadline=TODAY + D(3))
+    closed = issue(project, round=first, status='待验证', rectified_on=TODAY, contractor=builder,
+                   deadline=TODAY + D(3))
     closed.status, closed.verified_by = '已关闭', '李专员'
     closed.save_logged(None)
+    issue(project, round=first)                                                      # unassigned
     rows = InspectionIssue.summary(InspectionIssue.live().where(InspectionIssue.project == project.id),
                                    InspectionIssue.round)
-    assert rows == [(first.id, 3, 1, 0, 1)]
+    assert rows == [(first.id, 4, 1, 0, 1)]
     page = client_as('clerk').get('/admin/inspection_issue/summary/').get_data(as_text=True)
-    assert '宏远建设' in page and '33.3%' in page and '未指派' in page
+    assert '宏远建设' in page and '25.0%' in page and '未指派' in page
 
 
 def test_summary_of_other_project_is_404(projects, client_as):
@@ -217,9 +228,10 @@ def key_form(project, kind='施工钥匙', **values):
     return data
 
 
-def test_construction_keys_refused_with_open_issue_then_accepted_after_closing(projects, client_as):
+def test_construction_keys_refused_with_open_issue_then_accepted_after_closing(projects, client_as,
+                                                                              make):
     project = projects['mine']
-    row = issue(project)
+    row = issue(project, contractor=make.contractor(), deadline=TODAY + D(3))
     clerk = client_as('clerk')
     response = clerk.post_form('/admin/key_transfer/new/', key_form(project))
     text = response.get_data(as_text=True)
@@ -334,10 +346,10 @@ def test_round_out_of_window_flagged(projects):
     assert not ok.out_of_window and ok.clear_by == project.delivery_date - D(30)
 
 
-def test_round_three_needs_round_two_closed_and_its_prerequisites(projects):
+def test_round_three_needs_round_two_closed_and_its_prerequisites(projects, make):
     project = projects['mine']
     second = AcceptanceRound.create_logged(None, project=project, round_no='第二轮')
-    open_issue = issue(project, round=second)
+    open_issue = issue(project, round=second, contractor=make.contractor(), deadline=TODAY + D(3))
     third = AcceptanceRound(project=project, round_no='第三轮', started_on=TODAY - D(1),
                             utilities_commissioned=True, landscaping_done=True)
     with pytest.raises(RuleError) as refused:

@@ -14,6 +14,10 @@ from playhouse.migrate import migrate
 from load.forms import form_fields
 
 
+# The number the next migration of this file's tests takes (after every shipped one).
+NEXT = len(schema.MIGRATIONS) + 1
+
+
 def applied():
     return [v.version for v in SchemaVersion.select().order_by(SchemaVersion.version)]
 
@@ -33,7 +37,7 @@ def previous_version(app, make, projects):
         migrate(migrator().drop_column('unit', extra))
 
 
-def heating_area_migration(monkeypatch, version=2):
+def heating_area_migration(monkeypatch, version=NEXT):
     step = (version, 'unit: 供暖面积', lambda: add_column(
         'unit', 'heating_area', DecimalField(max_digits=10, decimal_places=2, null=True)))
     monkeypatch.setattr(schema, 'MIGRATIONS', schema.MIGRATIONS + [step])
@@ -56,7 +60,7 @@ def test_upgrade_adds_the_column_and_keeps_the_data(previous_version, monkeypatc
     heating_area_migration(monkeypatch)
     init_db()
     assert 'heating_area' in column_names('unit')
-    assert applied()[-1] == 2
+    assert applied()[-1] == NEXT
     assert [Unit.get_by_id(u.id).room for u in previous_version] == ['800', '801', '802']
     assert ChangeLog.select().count() == history
 
@@ -78,12 +82,12 @@ def test_migration_is_a_no_op_on_a_fresh_database(app, make, projects, monkeypat
     unit = make.unit(projects['mine'], heating_area=Decimal('70.00'))
     heating_area_migration(monkeypatch)
     init_db()                       # the column is there already (migration 1 made it)
-    assert applied()[-1] == 2
+    assert applied()[-1] == NEXT
     assert Unit.get_by_id(unit.id).heating_area == Decimal('70.00')
 
 
 def test_new_column_with_a_default_fills_old_rows(previous_version, monkeypatch):
-    step = (2, 'unit: 交付批次', lambda: add_column('unit', 'batch', CharField(
+    step = (NEXT, 'unit: 交付批次', lambda: add_column('unit', 'batch', CharField(
         max_length=16, default='一批')))
     monkeypatch.setattr(schema, 'MIGRATIONS', schema.MIGRATIONS + [step])
     init_db()
@@ -96,16 +100,16 @@ def test_a_failing_migration_changes_nothing_and_is_tried_again(previous_version
     def broken():
         add_column('unit', 'heating_area', DecimalField(max_digits=10, decimal_places=2, null=True))
         raise RuntimeError('step fails half-way')
-    monkeypatch.setattr(schema, 'MIGRATIONS', schema.MIGRATIONS + [(2, 'broken', broken)])
+    monkeypatch.setattr(schema, 'MIGRATIONS', schema.MIGRATIONS + [(NEXT, 'broken', broken)])
     with pytest.raises(RuntimeError):
         init_db()
     db.connect(reuse_if_open=True)
     assert 'heating_area' not in column_names('unit')      # rolled back with the step
-    assert 2 not in applied()
+    assert NEXT not in applied()
     heating_area_migration(monkeypatch)
     monkeypatch.setattr(schema, 'MIGRATIONS', [m for m in schema.MIGRATIONS if m[1] != 'broken'])
     init_db()
-    assert 2 in applied() and 'heating_area' in column_names('unit')
+    assert NEXT in applied() and 'heating_area' in column_names('unit')
 
 
 def test_migrations_are_numbered_in_order_without_gaps():
@@ -119,4 +123,4 @@ def test_init_db_command_applies_pending_migrations(previous_version, monkeypatc
     result = app.test_cli_runner().invoke(args=['init-db'])
     assert result.exit_code == 0 and '数据库已就绪' in result.output
     db.connect(reuse_if_open=True)
-    assert 'heating_area' in column_names('unit') and applied()[-1] == 2
+    assert 'heating_area' in column_names('unit') and applied()[-1] == NEXT

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from rules import risk
-from rules.risk import (DONE_EARLY, DONE_LATE, DONE_ON_TIME, DUE_SOON, NO_DATE, NOT_DUE, OVERDUE,
+from rules.risk import (DONE_LATE, DONE_ON_TIME, DUE_SOON, NO_DATE, NOT_DUE, OVERDUE,
                         add_months, change_needs_pre_delivery_review, count_open_findings,
                         count_open_promises, design_change_after_launch, document_review_late,
                         finding_close_problems, floor_plan_check_late, floor_plan_coverage,
@@ -60,22 +60,21 @@ def test_sales_document_countersign_is_due_twenty_days_before_launch():
     assert w.start_on is None
 
 
-def test_pre_launch_check_falls_in_the_seven_days_before_launch():
+def test_pre_launch_check_is_done_by_seven_days_before_launch():
     w = inspection_due_date('开盘及上市前检查', launch_on=date(2025, 3, 1))
-    assert (w.start_on, w.due_on) == (date(2025, 2, 22), date(2025, 2, 28))
+    assert (w.start_on, w.due_on) == (None, date(2025, 2, 22))
 
 
 def test_pre_listing_check_counts_from_the_listing_date_when_given():
     w = inspection_due_date('开盘及上市前检查', launch_on=date(2024, 1, 1), listing_on=date(2024, 3, 1))
-    assert (w.anchor_on, w.start_on, w.due_on) == (date(2024, 3, 1), date(2024, 2, 23),
-                                                   date(2024, 2, 29))
+    assert (w.anchor_on, w.start_on, w.due_on) == (date(2024, 3, 1), None, date(2024, 2, 23))
 
 
-def test_pre_delivery_check_falls_in_the_three_months_before_delivery_month_end():
+def test_pre_delivery_check_is_done_by_three_calendar_months_before_delivery_month_end():
     w = inspection_due_date('交付前风险检查', delivery_on=date(2024, 5, 31))
-    assert (w.start_on, w.due_on) == (date(2024, 2, 29), date(2024, 5, 30))
+    assert (w.start_on, w.due_on) == (None, date(2024, 2, 29))
     w = inspection_due_date('交付前风险检查', delivery_on=date(2025, 5, 31))
-    assert w.start_on == date(2025, 2, 28)
+    assert w.due_on == date(2025, 2, 28)
 
 
 def test_joint_acceptance_is_due_seven_days_before_delivery():
@@ -108,19 +107,18 @@ def test_delivery_kinds_have_no_window_without_a_delivery_date(kind):
 
 # ---------------------------------------------------------------- timing at a glance
 
-LAUNCH = date(2025, 3, 1)    # pre-launch window 2025-02-22 … 2025-02-28
+LAUNCH = date(2025, 3, 1)    # pre-launch check done by 2025-02-22 (launch − 7 days)
 
 
 @pytest.mark.parametrize('completed_on, today, expected', [
     (None, date(2025, 2, 1), NOT_DUE),
-    (None, date(2025, 2, 20), NOT_DUE),       # 8 days to go
-    (None, date(2025, 2, 21), DUE_SOON),      # exactly 7 days to go
-    (None, date(2025, 2, 28), DUE_SOON),      # due today
-    (None, date(2025, 3, 1), OVERDUE),
-    (date(2025, 2, 21), date(2025, 3, 5), DONE_EARLY),
+    (None, date(2025, 2, 14), NOT_DUE),       # 8 days to go
+    (None, date(2025, 2, 15), DUE_SOON),      # exactly 7 days to go
+    (None, date(2025, 2, 22), DUE_SOON),      # due today
+    (None, date(2025, 2, 23), OVERDUE),
+    (date(2024, 12, 1), date(2025, 3, 5), DONE_ON_TIME),   # early is on time: no 过早完成
     (date(2025, 2, 22), date(2025, 3, 5), DONE_ON_TIME),
-    (date(2025, 2, 28), date(2025, 3, 5), DONE_ON_TIME),
-    (date(2025, 3, 1), date(2025, 3, 5), DONE_LATE),
+    (date(2025, 2, 23), date(2025, 3, 5), DONE_LATE),
 ])
 def test_pre_launch_check_timing(completed_on, today, expected):
     assert inspection_timing('开盘及上市前检查', completed_on, today, launch_on=LAUNCH) == expected
@@ -280,7 +278,8 @@ def test_not_fixable_finding_closes_with_a_unified_script():
 
 
 def test_closing_needs_verifier_and_date():
-    assert fields(finding_close_problems('已关闭', True, None, ' ', None)) == \
+    assert fields(risk.FINDING_WORKFLOW.problems(
+        {'status': '已关闭', 'verified_by': ' '}, {'status': '待验证'}, what='风险检查问题')) == \
         ['verified_by', 'closed_on']
 
 
@@ -315,7 +314,8 @@ def test_promises_open_until_fulfilled_or_scripted():
 
 
 def test_fulfilled_promise_needs_a_check_date():
-    assert fields(risk.promise_problems('已兑现', None, None, date(2025, 1, 1))) == ['checked_on']
+    assert fields(risk.PROMISE_WORKFLOW.problems({'status': '已兑现'}, None, what='销售承诺')) == \
+        ['checked_on']
     assert list(risk.promise_problems('待兑现', None, None, date(2025, 1, 1))) == []
 
 

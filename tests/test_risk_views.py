@@ -115,7 +115,7 @@ def test_pre_launch_check_due_date_derived_from_launch(projects, client_as):
     assert response.status_code == 302
     row = RiskInspection.get(RiskInspection.report_title == '首开检查')
     launch = projects['mine'].launch_date
-    assert (row.window_start_on, row.due_on) == (launch - D(7), launch - D(1))
+    assert (row.window_start_on, row.due_on) == (None, launch - D(7))     # done by launch − 7 days
 
 
 def test_check_completed_after_its_window_is_flagged(projects, client_as):
@@ -123,7 +123,7 @@ def test_check_completed_after_its_window_is_flagged(projects, client_as):
     clerk = client_as('clerk')
     clerk.post_form('/admin/risk_inspection/new/', {
         'project': projects['mine'].id, 'kind': '开盘及上市前检查', 'report_title': '首开检查',
-        'completed_on': (launch + D(2)).isoformat()})
+        'completed_on': (launch + D(2)).isoformat(), 'legal_joined': 'y'})   # 法务参与首开检查
     row = RiskInspection.get(RiskInspection.report_title == '首开检查')
     assert row.out_of_window and row.timing == '逾期完成'
 

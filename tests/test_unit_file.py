@@ -36,6 +36,7 @@ def demo_like_unit(make, project):
                                   description='邻户的问题', found_on=D(2026, 10, 13))
     KeyTransfer.create_logged(None, project=project, kind='销售钥匙', scope='全部', keys_count=3,
                               transferred_on=D(2026, 11, 16))
+    make.unit(project, building='5栋', room='501')       # keys of another building, moved apart
     KeyTransfer.create_logged(None, project=project, kind='销售钥匙', scope='5栋', keys_count=1,
                               transferred_on=D(2026, 11, 16))
     HandoverEntry.create_logged(None, project=project, unit=unit, contract=contract,

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import PASSWORD, login
+from conftest import PASSWORD, login, logout
 from models.base import ChangeLog, User
 from models.master import Unit, UserProject
 
@@ -149,7 +149,7 @@ def test_after_changing_the_created_user_works(app, newclerk):
 
 def test_created_user_may_log_out_before_changing(app, newclerk):
     client = logged_in(app, 'newclerk', NEW_PASSWORD)
-    response = client.get('/logout')
+    response = logout(client)
     assert response.status_code == 302 and '/login' in response.headers['Location']
 
 

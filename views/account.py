@@ -1,4 +1,6 @@
 """修改密码: every user changes their own password; created users must at first login."""
+import functools
+
 from flask import Blueprint, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
@@ -12,23 +14,64 @@ from views.pages import render_page
 bp = Blueprint('account', __name__)
 
 MIN_PASSWORD_LENGTH = 10
-COMMON_PASSWORDS = {
-    '12345678', '123456789', '1234567890', 'password', 'password1', 'password123', 'qwerty123',
-    'qwertyuiop', '1qaz2wsx', 'abc123456', 'a123456789', '11111111', '88888888', '66666666',
-    '00000000', 'iloveyou', 'admin123', 'admin12345', 'woaini1314', '1234qwer', 'p@ssw0rd',
-    'passw0rd', 'kefu123456', 'abcd1234', 'aa123456', '123123123', 'welcome1', 'changeme',
-    '1234567890a', 'asdfghjkl', 'zxcvbnm123', 'q1w2e3r4t5', '147258369', '159753456',
+MIN_STRENGTH = 3              # zxcvbn's score 0–4: 3 = "safely unguessable", ~10^8 guesses
+DEFAULT_DEMO_PASSWORD = 'kefu-demo-2026'     # the README's demo password
+# Words of Chinese passwords that zxcvbn's (English) lists do not know; the portal's own names.
+LOCAL_WORDS = ('woaini', 'wodemima', 'mima', 'aini', 'nihao', 'zhongguo', 'iloveyou', '5201314',
+               '1314520', '1314', '520', 'kefu', 'taizhang', 'kefutaizhang', 'demo', 'admin')
+# zxcvbn's pattern → what a person makes of it.
+PATTERN_HINTS = {
+    'repeat': '重复的字符或片段（如 aaaa、abcabc）',
+    'sequence': '连续的数字或字母（如 123456、abcdef）',
+    'spatial': '键盘上相邻的按键（如 qwerty、1qaz2wsx）',
+    'dictionary': '常见密码、单词或姓名',
+    'date': '日期或年份',
+    'regex': '年份',
 }
 
 
+@functools.lru_cache(maxsize=1)
+def _common_passwords():
+    """The 30,000 most common passwords zxcvbn ships (ranked from leaked password lists)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    return frozenset(FREQUENCY_LISTS['passwords'])
+
+
+def demo_passwords():
+    """The published demo password and the configured one: never the password of a real user."""
+    from flask import current_app, has_app_context
+    found = {DEFAULT_DEMO_PASSWORD}
+    if has_app_context() and current_app.config.get('KEFU_DEMO_PASSWORD'):
+        found.add(current_app.config['KEFU_DEMO_PASSWORD'])
+    return found
+
+
 def password_problems(password, username=''):
-    """Why a new password is refused (empty list when it is acceptable)."""
+    """Why a new password is refused (empty list when it is acceptable): too short, the demo
+    password, a common password, contains the user name, or guessable (zxcvbn score < 3)."""
+    from zxcvbn import zxcvbn
+    password = password or ''
     found = []
-    if len(password or '') < MIN_PASSWORD_LENGTH:
+    if len(password) < MIN_PASSWORD_LENGTH:
         found.append('密码至少 %d 位。' % MIN_PASSWORD_LENGTH)
-    lowered = (password or '').lower()
-    if lowered in COMMON_PASSWORDS or (username and username.lower() in lowered):
-        found.append('密码过于常见或包含用户名，请换一个。')
+    lowered = password.lower()
+    if lowered in {p.lower() for p in demo_passwords()}:
+        found.append('不能使用演示密码，请换一个。')
+    elif lowered in _common_passwords() or lowered in LOCAL_WORDS:
+        found.append('密码过于常见，请换一个。')
+    if username and username.lower() in lowered:
+        found.append('密码不能包含用户名。')
+    if found:
+        return found
+    result = zxcvbn(password[:100], user_inputs=[username] + list(LOCAL_WORDS))
+    if result['score'] < MIN_STRENGTH:
+        hints = []
+        for match in result['sequence']:
+            hint = PATTERN_HINTS.get(match['pattern'])
+            if hint and hint not in hints:
+                hints.append(hint)
+        found.append('密码太容易被猜到%s。请用更长、更随机的密码，例如几个不相关的词加数字和符号。' % (
+            '：含有' + '；'.join(hints) if hints else ''))
     return found
 
 
@@ -52,7 +95,7 @@ def _public(user):
 # What a user who must change their password may still reach: the change page itself, logging
 # out, and the files those pages need.
 OPEN_WHILE_MUST_CHANGE = {'account.change_password', 'auth.logout', 'auth.login', 'static',
-                          'admin.static', 'home.healthz'}
+                          'admin.static', 'home.healthz', 'auth.keepalive'}
 
 
 @bp.before_app_request

@@ -10,13 +10,14 @@ from flask_admin.menu import MenuLink
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from models.aftercare import (CallbackSurvey, Compensation, Complaint, ComplaintFollowUp, RepairOrder,
+from models.aftercare import (CallbackSurvey, callback_obligation, Compensation, Complaint, ComplaintFollowUp, RepairOrder,
                               SurveyResponse, WarrantyItem, WorkContactForm)
 from models.base import RuleError
 from models.master import Project, Unit
 from rules import aftercare as rules
-from models.due import delivered_units
 from views.base import RegisterView, badge, scope_query
+from views.delivery import parse_day
+from views.params import to_id
 from views.pages import render_page
 
 bp = Blueprint('aftercare', __name__, url_prefix='/aftercare')
@@ -111,10 +112,10 @@ class ParentPrefill:
     def create_form(self, obj=None):
         form = super().create_form(obj)
         name = self.model.parent_field
-        wanted = request.args.get(name, '')
-        if request.method == 'GET' and wanted.isdigit() and name in form:
+        wanted = to_id(request.args.get(name))
+        if request.method == 'GET' and wanted and name in form:
             parent_model = self.model._meta.fields[name].rel_model
-            form[name].data = _scoped(parent_model).where(parent_model._meta.primary_key == int(wanted)).first()
+            form[name].data = _scoped(parent_model).where(parent_model._meta.primary_key == wanted).first()
         return form
 
 
@@ -261,37 +262,22 @@ def surveys():
 @bp.route('/callbacks-due')
 @login_required
 def callbacks_due():
-    """Projects due for their owner callback (≥1 year past delivery, occupancy > 50%, no valid
-    callback since) and when each project's next yearly round falls due.
-
-    Counted as the deadline engine counts (models/due.py, 年度顾客回访): the actual delivery date,
-    delivered units from the handover roster when there is one (else the unit register), and a
-    valid 年度回访 dated by its report date.
-    """
+    """Projects owing their owner callback (a year past handover, occupancy > 50%, no valid callback
+    since the one-year mark) and the other handed-over projects: decided by the one function
+    the deadline engine asks too (models.aftercare.callback_obligation). `?on=` sets the day."""
     _require_list()
-    day = today()
-    projects = _projects()
-    valid_dates = {}
-    for survey in _scoped(CallbackSurvey).where((CallbackSurvey.valid == True) &  # noqa: E712
-                                                CallbackSurvey.kind.in_(rules.CALLBACK_KINDS) &
-                                                CallbackSurvey.report_on.is_null(False)):
-        valid_dates.setdefault(survey.project_id, []).append(survey.report_on)
+    day = parse_day(request.args.get('on')) or today()
     due, watch = [], []
-    for pid, project in projects.items():
+    for pid, project in _projects().items():
         delivered_on = project.delivery_start_date
         if delivered_on is None or delivered_on > day:
             continue
-        delivered = delivered_units(pid)
-        total = Unit.live().where(Unit.project == pid).count()
+        obligation, delivered, total, valid = callback_obligation(project, day)
         entry = {'project': project, 'delivered_on': delivered_on, 'delivered_units': delivered,
                  'total_units': total, 'occupancy': rules.percent(rules.ratio(delivered, total)),
-                 'due_from': rules.callback_due_from(delivered_on),
-                 'last_valid_on': max(valid_dates.get(pid, []), default=None),
-                 'next_on': rules.next_callback_on(delivered_on, valid_dates.get(pid, []))}
-        if rules.callback_due(delivered_on=delivered_on, delivered_units=delivered, total_units=total,
-                              today=day, valid_survey_dates=valid_dates.get(pid, [])):
-            due.append(entry)
-        else:
-            watch.append(entry)
+                 'due_from': obligation.due_from, 'due_on': obligation.due_on,
+                 'satisfied_on': obligation.satisfied_on,
+                 'last_valid_on': max(valid, default=None)}
+        (due if obligation.due(day) else watch).append(entry)
     return render_page('aftercare/callbacks_due.html', title='应开展顾客回访的项目', due=due, watch=watch,
                        today=day, clause=rules.CALLBACK_CLAUSE, validity=rules.VALIDITY_CLAUSE)

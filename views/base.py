@@ -25,6 +25,7 @@ from peewee import (BooleanField, DateField, DateTimeField, DecimalField, FloatF
                     ForeignKeyField, IntegerField)
 from wtforms import HiddenField
 
+from views.params import INT_MAX, to_id, to_int
 from views.uploads import UploadField
 
 from models.base import AttachmentField, Register, RuleError, StaleError
@@ -35,6 +36,7 @@ ENDPOINT_POWER = {
     'create_view': 'create', 'edit_view': 'edit', 'delete_view': 'delete',
     'ajax_update': 'edit', 'export': 'export', 'import_view': 'import',
     'import_template': 'list', 'details_view': 'view', 'history_view': 'history',
+    'reopen_view': 'edit',
 }
 
 
@@ -69,25 +71,39 @@ class ScopedAjaxLoader(QueryAjaxModelLoader):
         return scope_query(self.model, self.model.select(), current_user)
 
     def get_one(self, pk):
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
+        pk = to_id(pk)
+        if pk is None:
             return None
         return self._query().where(self.model._meta.primary_key == pk).first()
 
     def get_list(self, term, offset=0, limit=20):
         query = self._query()
         project = request.args.get('project')
-        if project and project.isdigit() and 'project' in self.model._meta.fields:
-            query = query.where(self.model.project == int(project))
-        for word in (term or '').replace('-', ' ').split():
-            cond = None
-            for fld in self._cached_fields:
-                clause = fld.contains(word)
-                cond = clause if cond is None else (cond | clause)
-            query = query.where(cond)
-        order = [getattr(self.model, f) for f in self.fields if isinstance(f, str)]
-        return list(query.order_by(*order).offset(offset or 0).limit(limit))
+        if to_id(project) and 'project' in self.model._meta.fields:
+            query = query.where(self.model.project == to_id(project))
+        from models import search as search_index
+        query = search_index.picker_search(query, self.model, self._cached_fields, term or '')
+        offset = min(max(offset or 0, 0), INT_MAX // 2)    # PostgreSQL refuses a negative one
+        return search_index.natural_page(query, self._cached_fields, offset,
+                                         min(max(limit or 20, 1), 100))
+
+
+class HouseholdFilter(pf.BasePeeweeFilter):
+    """List filter of a register about households: 房号/地址 (as people write it, rules.address)
+    or 业主姓名/电话 (a fragment), through the list search's own conditions (models.search)."""
+    LABELS = {'address': ('房号/地址', '是（如 3栋1单元1602）'), 'owner': ('业主姓名/电话', '包含')}
+    takes_text = True
+
+    def __init__(self, model, kind):
+        self.kind = kind
+        super().__init__(model._meta.primary_key, self.LABELS[kind][0])
+
+    def apply(self, query, value):
+        from models import search as search_index
+        return query.where(search_index.household_filter(self.column.model, self.kind, value))
+
+    def operation(self):
+        return self.LABELS[self.kind][1]
 
 
 def _fmt_date(view, value, name=None):
@@ -102,8 +118,19 @@ def _fmt_bool(view, value, name=None):
     return '是' if value else '否'
 
 
+def decimal_text(value, fld=None):
+    """Amounts and areas as people read them: 1,500,000.00 (the field's decimal places)."""
+    if value is None:
+        return ''
+    places = getattr(fld, 'decimal_places', None)
+    if places is not None:
+        value = decimal.Decimal(value).quantize(decimal.Decimal(1).scaleb(-places))
+    return format(value, ',f')
+
+
 def _fmt_decimal(view, value, name=None):
-    return '' if value is None else format(value, 'f')
+    model = getattr(view, 'model', None)
+    return decimal_text(value, model._meta.fields.get(name) if model is not None and name else None)
 
 
 TYPE_FORMATTERS = {
@@ -122,7 +149,50 @@ class PortalAccess:
         abort(403)
 
 
-class RegisterView(PortalAccess, ModelView):
+class SafeListArgs:
+    """The arguments of every list (registers and logs), made safe once for the list, its
+    export and its provenance line: a sort on a column that cannot be sorted is no sort, a page
+    is one a database can still address, and a filter value its column cannot hold (beyond a
+    64-bit integer, text on a number or a key, an infinite number) is dropped with a message —
+    PostgreSQL refuses such comparisons where SQLite finds nothing."""
+
+    def _get_list_extra_args(self):
+        args = super()._get_list_extra_args()
+        column = self._get_column_by_idx(args.sort)
+        if column is None or column[0] not in self._sortable_columns:
+            args.sort = None
+        size = self.get_safe_page_size(args.page_size) or 1
+        args.page = min(max(args.page or 0, 0), INT_MAX // (4 * size))
+        return args
+
+    def _get_list_filter_args(self):
+        found = super()._get_list_filter_args()
+        kept = []
+        for index, name, value in found or ():
+            if filter_value_fits(self._filters[index], value):
+                kept.append((index, name, value))
+            else:
+                flash('筛选条件「%s」的值「%s」无效，已忽略。' % (name, value), 'warning')
+        return kept if found is not None else None
+
+
+def filter_value_fits(flt, value):
+    """Whether a list filter's value can be compared with its column on every database."""
+    try:
+        cleaned = flt.clean(value)
+    except (ArithmeticError, TypeError, ValueError):
+        return False
+    numeric = isinstance(flt.column, (IntegerField, ForeignKeyField)) and \
+        not getattr(flt, 'takes_text', False)     # e.g. HouseholdFilter: an address on the id
+    for item in cleaned if isinstance(cleaned, (list, tuple)) else [cleaned]:
+        if numeric and to_int(item) is None:
+            return False
+        if isinstance(item, float) and not abs(item) < float('inf'):
+            return False
+    return True
+
+
+class RegisterView(PortalAccess, SafeListArgs, ModelView):
     """The derived admin view of a register. Subclass it (with `model_class`) to add actions."""
     model_class = None      # set on a subclass to replace the derived view of that model
 
@@ -166,7 +236,8 @@ class RegisterView(PortalAccess, ModelView):
         self.form_ajax_refs = self._derive_ajax_refs(model)
         self.column_formatters = dict(self._fk_formatters(model),
                                       **_declared(self, 'column_formatters'))
-        self.column_export_list = self.column_list
+        from views.excel import register_columns
+        self.column_export_list = register_columns(model, self.column_list)   # the whole register
         self.form_args = dict(self._form_args(model), **_declared(self, 'form_args'))
         self.form_widget_args = dict({n: {'data-placeholder': '输入楼栋、房号或名称查找…'}
                                       for n in self.form_ajax_refs},
@@ -190,6 +261,9 @@ class RegisterView(PortalAccess, ModelView):
 
     def search_placeholder(self):
         names = [self.column_labels.get(n, n) for n in self.column_searchable_list]
+        from models import search as search_index
+        if search_index.is_household_register(self.model):
+            names += ['房号（如 3-1-1602）', '业主姓名或电话']
         return ('搜索' + '、'.join(names)) if names else None
 
     # ------------------------------------------------------------------ derivation
@@ -257,6 +331,9 @@ class RegisterView(PortalAccess, ModelView):
             else:
                 found += [pf.FilterLike(fld, label), pf.FilterEqual(fld, label),
                           pf.FilterEmpty(fld, label)]
+        from models import search as search_index
+        if search_index.is_household_register(model):    # last: the others keep their numbers
+            found += [HouseholdFilter(model, 'address'), HouseholdFilter(model, 'owner')]
         return found
 
     @staticmethod
@@ -306,6 +383,8 @@ class RegisterView(PortalAccess, ModelView):
         if request.method == 'POST' and name in ('action_view', 'import_view') and \
                 not current_user.can('edit'):
             abort(403)
+        if name == 'edit_view':
+            return self._refuse_locked()
         return None
 
     def power_for(self, action):
@@ -333,7 +412,9 @@ class RegisterView(PortalAccess, ModelView):
 
     @property
     def can_import(self):
-        return current_user.is_authenticated and current_user.can('import')
+        """Import creates and changes rows: it is offered to whom the form would let do either."""
+        return current_user.is_authenticated and current_user.can('import') and (
+            current_user.can(self.power_for('create')) or current_user.can(self.power_for('edit')))
 
     def is_action_allowed(self, name):
         needed = self.power_for(getattr(self, '_action_powers', {}).get(name, 'edit'))
@@ -348,20 +429,14 @@ class RegisterView(PortalAccess, ModelView):
 
     def scoped_rows(self, ids):
         """The rows of `ids` the user may touch (bulk actions re-select through the scope)."""
-        clean = []
-        for value in ids:
-            try:
-                clean.append(int(value))
-            except (TypeError, ValueError):
-                continue
+        clean = [to_id(value) for value in ids if to_id(value) is not None]
         if not clean:
             return []
         return list(self.get_query().where(self.model._meta.primary_key.in_(clean)))
 
     def get_one(self, id):
-        try:
-            pk = int(id)
-        except (TypeError, ValueError):
+        pk = to_id(id)
+        if pk is None:
             abort(404)
         row = self.get_query().where(self.model._meta.primary_key == pk).first()
         if row is None:
@@ -393,16 +468,25 @@ class RegisterView(PortalAccess, ModelView):
         for name, power in getattr(self.model._meta, 'masked', {}).items():
             if not current_user.can(power) and name in form:
                 del form[name]
+        self._drop_unpowered(form)
+
+    def _drop_unpowered(self, form):
+        """Fields only a power may set (Meta.field_powers) are not offered to others; the model
+        refuses them on every other path (Register.problems)."""
+        for name, power in getattr(self.model._meta, 'field_powers', {}).items():
+            if not current_user.can(power) and name in form:
+                del form[name]
 
     def validate_form(self, form):
         ok = super().validate_form(form)
         if not ok:
             _explain_unparsed(form)
-        return ok
+        return _refuse_unseen_links(self.model, form) and ok
 
     def create_form(self, obj=None):
         form = super().create_form(obj)
         self._restrict_choices(form)
+        self._drop_unpowered(form)
         if request.method == 'GET' and 'project' in form and not form.project.data:
             ids = current_user.project_ids
             if ids and len(ids) == 1:
@@ -441,10 +525,13 @@ class RegisterView(PortalAccess, ModelView):
         form.populate_obj(row)
 
     def _save(self, form, row, expected_version=None):
+        from views import uploads
+        replaced = uploads.stored_names(row)
         try:
             self._populate(form, row)
             self.before_save(form, row)
             row.save_logged(current_user._get_current_object(), expected_version)
+            uploads.discard(set(replaced) - set(uploads.stored_names(row)))
         except StaleError as exc:
             self._attach_problems(form, exc.problems)
             return False
@@ -521,6 +608,11 @@ class RegisterView(PortalAccess, ModelView):
                 return ''
             url = url_for('uploads.serve', table=self.model._meta.table_name,
                           row_id=model.get_id(), field=name)
+            from views.uploads import is_image
+            if is_image(stored):     # a photo: its thumbnail, opening the full picture
+                return Markup('<a href="%s" title="查看原图"><img src="%s" alt="%s" '
+                              'class="attachment-thumb" loading="lazy"></a>') % (
+                    url, url, self.column_labels.get(name, name))
             return Markup('<a href="%s">查看附件</a>') % url
         value = super().get_detail_value(context, model, name)
         return self._masked(name, value)
@@ -543,7 +635,9 @@ class RegisterView(PortalAccess, ModelView):
     def export(self, export_type):
         if export_type != 'xlsx':
             abort(404)
-        from views import excel
+        from views import excel, export_jobs
+        if export_jobs.too_big(self):       # a big export is a job: no web thread held for it
+            return export_jobs.submit(self)
         return excel.export_list(self)
 
     @expose('/import/', methods=('GET', 'POST'))
@@ -561,26 +655,102 @@ class RegisterView(PortalAccess, ModelView):
             return []
         return list(row.history().limit(200))
 
+    # ------------------------------------------------------------------ closed rows (Meta.workflow)
+    def _row_of_request(self):
+        try:
+            return self.get_one(request.args.get('id'))
+        except Exception:     # get_one answers 404 for a bad or foreign id
+            return None
+
+    def _refuse_locked(self):
+        """The edit page of a closed row, for someone who may not change it: the details, saying why."""
+        flow = self.model.workflow()
+        if flow is None:
+            return None
+        row = self._row_of_request()
+        if row is None or not row.locked_for(current_user):
+            return None
+        flash(flow.locked_message(self.name_cn, row.__data__.get(flow.field)), 'error')
+        return redirect(url_for('.details_view', id=row.get_id()))
+
+    def can_reopen(self, row):
+        flow = self.model.workflow()
+        return flow is not None and row.is_closed() and current_user.can(flow.unlock_power)
+
+    @expose('/reopen/', methods=('GET', 'POST'))
+    def reopen_view(self):
+        """A supervisor reopens a closed row with a reason (kept in the change log)."""
+        row = self.get_one(request.args.get('id'))
+        flow = self.model.workflow()
+        if flow is None or not current_user.can(flow.unlock_power):
+            abort(403)
+        details = url_for('.details_view', id=row.get_id())
+        if not row.is_closed():
+            flash('该记录未关闭，无需重新打开。', 'warning')
+            return redirect(details)
+        form = FlaskForm()
+        errors = []
+        if request.method == 'POST' and form.validate_on_submit():
+            try:
+                row.reopen_logged(current_user._get_current_object(), request.form.get('reason'),
+                                  request.form.get('row_version') or None)
+            except RuleError as exc:
+                errors = [m for _, m in exc.problems]
+            else:
+                flash('已重新打开，状态改为「%s」；原因已记入变更记录。' % flow.label(flow.reopen_to),
+                      'success')
+                return redirect(details)
+        return self.render('register/reopen.html', row=row, form=form, errors=errors,
+                           status=flow.label(row.__data__.get(flow.field)),
+                           reopen_to=flow.label(flow.reopen_to), details_url=details,
+                           reason=request.form.get('reason', ''))
+
 
 def _guard_fk_lookup():
     """wtf-peewee looks a picked row up with whatever the browser sent ('', 'abc', a 20-digit
     number); PostgreSQL refuses such an id with an error (a 500) where SQLite finds nothing.
     Anything that is not a plausible id is "not a valid choice" instead."""
     from wtfpeewee.fields import SelectQueryField
+    from wtforms.validators import ValidationError
     original = SelectQueryField.get_model
     if getattr(original, 'guarded', False):
         return
 
     def get_model(self, pk):
-        text = str(pk).strip() if pk is not None else ''
-        if not (text.isdigit() and len(text) <= 9):
-            return None
-        return original(self, int(text))
+        pk = to_int(pk, 0, 999999999)
+        return None if pk is None else original(self, pk)
     get_model.guarded = True
     SelectQueryField.get_model = get_model
+    checked = SelectQueryField.pre_validate
+
+    def pre_validate(self, form):     # its check of a value it did not look up goes as far
+        data = self.data
+        if data is not None and not isinstance(data, self.model) and \
+                to_int(data, 0, 999999999) is None:
+            raise ValidationError(self.gettext('Not a valid choice.'))
+        return checked(self, form)
+    SelectQueryField.pre_validate = pre_validate
 
 
 _guard_fk_lookup()
+
+
+def _refuse_unseen_links(model, form):
+    """A link (unit, round, complaint …) whose picked row the user may not see is refused on its
+    field: the pickers look rows up through the user's scope, and a row they cannot find would
+    otherwise be saved as an empty link without a word. False when one was refused."""
+    ok = True
+    for field in form:
+        fld = model._meta.fields.get(field.name)
+        if not isinstance(fld, ForeignKeyField):
+            continue
+        sent = [v for v in (getattr(field, 'raw_data', None) or [])
+                if isinstance(v, str) and v.strip() not in ('', '__None')]
+        if sent and field.data is None:
+            field.errors = ['所选的%s不存在或不属于您负责的项目，不能保存（原有内容未改动），请重新选择。'
+                            % (fld.verbose_name or field.name)]
+            ok = False
+    return ok
 
 
 def _explain_unparsed(form):

@@ -20,19 +20,17 @@ from models.base import RuleError
 from models.delivery import AcceptanceRound, DeliveryMilestone, InspectionIssue, KeyTransfer
 from models.master import Contractor, Project
 from rules import delivery as rules
+from views import params
 from views.base import RegisterView, badge, scope_query
 
 STATUS_LEVELS = {'待整改': 'warning', '整改中': 'info', '待验证': 'primary', '已关闭': 'success',
                  '让步接收': 'secondary', '不整改': 'dark'}
 MILESTONE_LEVELS = {'已完成': 'success', '逾期完成': 'warning', '逾期': 'danger', '今日到期': 'warning',
-                    '未到期': 'light', '未排期': 'secondary'}
+                    '未到期': 'light', '未排期': 'secondary', '待定': 'secondary'}
 
 
 def parse_day(text, default=None):
-    try:
-        return datetime.datetime.strptime((text or '').strip(), '%Y-%m-%d').date()
-    except ValueError:
-        return default
+    return params.parse_day(text) or default
 
 
 def scoped_projects():
@@ -157,9 +155,11 @@ class InspectionIssueView(RegisterView):
     def action_to_verify(self, ids):
         rows = self.scoped_rows(ids)
         movable = [r for r in rows if r.status in (rules.STATUS_OPEN, rules.STATUS_IN_PROGRESS)]
+        today = datetime.date.today()
 
         def change(row):
             row.status = rules.STATUS_TO_VERIFY
+            row.rectified_on = row.rectified_on or today      # reported fixed: completed today
         done, refused = apply_each(movable, change)
         flash_outcome('已转为待验证', done, refused, skipped=len(rows) - len(movable))
 
@@ -291,7 +291,7 @@ class DeliveryMilestoneView(RegisterView):
     model_class = DeliveryMilestone
     list_template = 'delivery/milestone_list.html'
     column_formatters = {'state': _milestone_state}
-    column_labels = {'state': '状态'}
+    column_labels = {'state': '状态', 'offset_label': '节点时间'}
 
     def _derive_filters(self, model):
         return super()._derive_filters(model) + [

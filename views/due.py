@@ -3,9 +3,12 @@ see, from the deadline engine (models/due.py); its Excel export; and the `flask 
 prints or writes the same list for a date given on the command line (for a morning cron job).
 """
 import datetime
+import os
+from collections import OrderedDict
+from urllib.parse import urlencode
 
 import click
-from flask import Blueprint, abort, flash, request
+from flask import Blueprint, abort, current_app, flash, has_request_context, request
 from flask.cli import with_appcontext
 from flask_admin.menu import MenuLink
 from flask_login import current_user, login_required
@@ -13,6 +16,7 @@ import xlsxwriter
 
 from models.base import db, now
 from models import due as engine
+from views import params
 from views.pages import render_page
 
 # cli_group=None: `flask due` sits at the top level of the app's commands.
@@ -21,6 +25,8 @@ bp = Blueprint('due', __name__, cli_group=None)
 ADMIN_LINKS = (MenuLink(name='待办与预警', url='/due'),)
 
 PAGE_LIMIT = 200
+UNSCHEDULED_LIMIT = 50          # rows shown per deadline among 未定期限
+STATUS_CHOICES = engine.STATUSES + (engine.UNSCHEDULED,)
 
 COLUMNS = (('status', '状态'), ('days_left', '剩余天数'), ('due_on', '到期日'),
            ('project_name', '项目'), ('unit_label', '房号'), ('register_name', '台账'),
@@ -29,10 +35,7 @@ COLUMNS = (('status', '状态'), ('days_left', '剩余天数'), ('due_on', '到�
 
 
 def parse_date(text):
-    try:
-        return datetime.date.fromisoformat((text or '').strip())
-    except ValueError:
-        return None
+    return params.parse_day(text)     # None for 2026-02-30, 9999-12-31 …
 
 
 def read_filter(args, project_ids):
@@ -47,19 +50,18 @@ def read_filter(args, project_ids):
             today = given
     days = engine.DEFAULT_DAYS
     if args.get('days', '').strip():
-        text = args.get('days').strip()
-        if text.isdigit() and 0 <= int(text) <= engine.MAX_DAYS:
-            days = int(text)
+        given_days = params.to_int(args.get('days'), 0, engine.MAX_DAYS)
+        if given_days is not None:
+            days = given_days
         else:
             messages.append('天数应为 0–%d 的整数；已按 %d 天计算。' % (engine.MAX_DAYS, days))
     project = None
     if args.get('project', '').strip():
-        text = args.get('project').strip()
-        if not text.isdigit() or (project_ids is not None and int(text) not in project_ids):
+        project = params.to_id(args.get('project'))
+        if project is None or (project_ids is not None and project not in project_ids):
             abort(404)       # a project the user may not see is "not found", like everywhere
-        project = int(text)
     status = args.get('status') or None
-    if status and status not in engine.STATUSES:
+    if status and status not in STATUS_CHOICES:
         messages.append('未知的状态「%s」，已忽略。' % status)
         status = None
     register = args.get('register') or None
@@ -86,6 +88,32 @@ def describe(flt, today, projects):
     return '；'.join(parts)
 
 
+def groups_of(items):
+    """The items grouped by register, the group holding the most urgent item first; each group
+    (name, key, items, {status: count})."""
+    groups = OrderedDict()
+    for item in items:
+        group = groups.setdefault(item.register_name, (item.register_name, item.register, [], {}))
+        group[2].append(item)
+        group[3][item.status] = group[3].get(item.status, 0) + 1
+    return list(groups.values())
+
+
+def query_with(**changes):
+    """This page's query string with some parameters changed (a badge or a group's link)."""
+    args = request.args.to_dict()
+    args.update(changes)
+    return urlencode({k: v for k, v in args.items() if v not in (None, '')})
+
+
+def dated_report(today, flt, limit=None):
+    """The dated items (已逾期, 今日到期, 即将到期); none when only 未定期限 is asked for."""
+    if flt.status == engine.UNSCHEDULED:
+        return engine.DueReport(today=today, days=flt.days, items=[], total=0,
+                                by_status={s: 0 for s in engine.STATUSES})
+    return engine.collect(today, flt, limit=limit)
+
+
 def _guard():
     if not current_user.can('list'):
         abort(403)
@@ -99,20 +127,36 @@ def due_list():
     flt, today, messages = read_filter(request.args, project_ids)
     for message in messages:
         flash(message, 'warning')
-    report = engine.collect(today, flt, limit=PAGE_LIMIT)
+    report = dated_report(today, flt, limit=PAGE_LIMIT)
+    unscheduled = engine.collect_unscheduled(flt, limit=UNSCHEDULED_LIMIT)
     all_projects = engine.visible_projects(project_ids)
     export_args = request.query_string.decode('utf-8', 'replace')
     return render_page('due/list.html', title='待办与预警', report=report, flt=flt, today=today,
+                       groups=groups_of(report.items), unscheduled=unscheduled,
+                       unassigned=sum(1 for i in report.items if i.owner == engine.UNASSIGNED),
                        projects=all_projects, registers=engine.register_choices(),
                        departments=engine.department_choices(), statuses=engine.STATUSES,
+                       status_choices=STATUS_CHOICES, unscheduled_limit=UNSCHEDULED_LIMIT,
+                       query_with=query_with,
                        page_limit=PAGE_LIMIT, export_args=export_args,
                        described=describe(flt, today, all_projects))
 
 
 # --------------------------------------------------------------------------- Excel
 
+def absolute_link(link):
+    """A link as a workbook needs it: absolute (KEFU_BASE_URL, else the address the request came
+    to), since a file opened from a mail or a share has no page to be relative to."""
+    if not link or '://' in link:
+        return link
+    base = current_app.config.get('KEFU_BASE_URL') or os.environ.get('KEFU_BASE_URL') or \
+        (request.url_root if has_request_context() else '')
+    return base.rstrip('/') + link if base else link
+
+
 def write_due_workbook(workbook, report, notes):
-    """The due list into `workbook`: one typed row per item, then a 说明 sheet (`notes` lines)."""
+    """The due list into `workbook`: one typed row per item (未定期限 ones without a date), then
+    a 说明 sheet (`notes` lines)."""
     ws = workbook.add_worksheet('待办与预警')
     header = workbook.add_format({'bold': True, 'bg_color': '#DDEBF7', 'border': 1})
     date_fmt = workbook.add_format({'num_format': 'yyyy-mm-dd'})
@@ -127,7 +171,11 @@ def write_due_workbook(workbook, report, notes):
     for r, item in enumerate(report.items, start=1):
         for col, (name, _) in enumerate(COLUMNS):
             value = getattr(item, name)
-            if name == 'due_on':
+            if value is None:
+                continue
+            if name == 'link':
+                ws.write_string(r, col, absolute_link(value))
+            elif name == 'due_on':
                 ws.write_datetime(r, col, datetime.datetime(value.year, value.month, value.day),
                                   date_fmt)
             elif name == 'days_left':
@@ -149,7 +197,7 @@ def write_due_workbook(workbook, report, notes):
 
 
 def report_notes(report, filters_text, exporter, database):
-    counts = '；'.join('%s %d' % (s, report.by_status.get(s, 0)) for s in engine.STATUSES)
+    counts = '；'.join('%s %d' % (s, report.by_status.get(s, 0)) for s in STATUS_CHOICES)
     by_register = '；'.join('%s %d' % kv for kv in sorted(report.by_register.items(),
                                                          key=lambda kv: -kv[1]))
     return [('导出内容', '待办与预警（各台账的期限及项目级期限）'),
@@ -160,7 +208,8 @@ def report_notes(report, filters_text, exporter, database):
             ('行数', str(len(report.items))),
             ('按状态', counts),
             ('按台账', by_register or '无'),
-            ('状态说明', '已逾期：到期日已过仍未办结；今日到期：到期日为基准日；即将到期：N 天内到期。'),
+            ('状态说明', '已逾期：到期日已过仍未办结；今日到期：到期日为基准日；即将到期：N 天内到期；'
+                     '未定期限：尚未办结而期限未定，须落实期限。责任部门为“未指派”的须指派。'),
             ('排序', '按到期日升序（逾期最久的在最前）。'),
             ('条款', '“条款原文”列引用各手册原文，“依据”列为手册及章节。')]
 
@@ -173,7 +222,11 @@ def due_export():
         abort(403)
     from views.excel import new_workbook, record_export, safe_database_url, send_workbook
     flt, today, _ = read_filter(request.args, current_user.project_ids)
-    report = engine.collect(today, flt)
+    report = dated_report(today, flt)
+    unscheduled = engine.collect_unscheduled(flt)
+    report.items += unscheduled.items
+    report.total += unscheduled.total
+    report.by_status[engine.UNSCHEDULED] = unscheduled.total
     projects = engine.visible_projects(current_user.project_ids)
     filters_text = describe(flt, today, projects)
     path, workbook = new_workbook()

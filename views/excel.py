@@ -1,4 +1,5 @@
-"""Excel out: every register list exports exactly what it shows (filters, search, sort), streamed.
+"""Excel out: a register's export is the whole register (every field, 编号, who and when), with the
+list's filters, search and sort applied (`?columns=shown`: the list's columns only), streamed.
 
 xlsxwriter writes in `constant_memory` mode and rows are fetched in batches, so the size of an
 export does not decide the memory it takes. Strings are never turned into formulas or links:
@@ -11,14 +12,14 @@ import decimal
 import os
 import tempfile
 
-from flask import after_this_request, current_app, send_file
+from flask import after_this_request, current_app, request, send_file, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from peewee import (BooleanField, DateField, DateTimeField, DecimalField, FloatField,
-                    ForeignKeyField, IntegerField)
+                    ForeignKeyField, IntegerField, fn)
 import xlsxwriter
 
-from models.base import ExportLog, db, is_sqlite, now
+from models.base import AttachmentField, ExportLog, db, is_sqlite, now
 from rules.master import MASKS
 
 BATCH = 2000
@@ -77,6 +78,7 @@ class SheetWriter:
         self.choice_labels = [self._choice_labels(c) for c in self.columns]
         self.plain = [labels is None and name not in self.masked
                       for name, labels in zip(self.columns, self.choice_labels)]
+        self.fk_names = {}      # {column: {id: name}} of links resolved per batch
         self.widths = []
         for col, name_ in enumerate(self.columns):
             label = str(labels.get(name_, name_))
@@ -91,6 +93,8 @@ class SheetWriter:
         fld = self.model._meta.fields.get(name) if self.model is not None else None
         if fld is None:
             return 'computed'
+        if isinstance(fld, AttachmentField):
+            return 'attachment'
         if isinstance(fld, ForeignKeyField):
             return 'fk'
         if isinstance(fld, DateTimeField):
@@ -119,8 +123,12 @@ class SheetWriter:
             value = getattr(row, name, None)
             return value() if callable(value) else value
         if kind == 'fk':
+            if name in self.fk_names:
+                return self.fk_names[name].get(row.__data__.get(name))
             target = row.__rel__.get(name)
             return str(target) if target is not None else None
+        if kind == 'attachment':
+            return attachment_url(self.model, row.get_id(), name, row.__data__.get(name))
         return row.__data__.get(name)
 
     def write_row(self, row):
@@ -217,23 +225,41 @@ def write_query(workbook, name, model, query, columns, labels, masked=(), value_
     if value_of is None and 'computed' not in sheet.kinds:
         fields = [model._meta.fields[c] for c in sheet.columns]
         fk_columns = [i for i, c in enumerate(sheet.columns) if c in fk_names]
+        files = [i for i, k in enumerate(sheet.kinds) if k == 'attachment']
+        if files:   # a file is named by its row: the id rides along, after the columns
+            fields.append(model._meta.primary_key)
         for chunk in iterate_batches(query.select(*fields).tuples()):
             names = {i: related_names(model, sheet.columns[i], {row[i] for row in chunk})
                      for i in fk_columns}
             for row in chunk:
-                if fk_columns:
+                if fk_columns or files:
                     row = list(row)
                     for i in fk_columns:
                         if row[i] is not None:
                             row[i] = names[i].get(row[i])
+                    for i in files:
+                        row[i] = attachment_url(model, row[-1], sheet.columns[i], row[i])
+                    row = row[:len(sheet.columns)]
                 sheet.write_values(row)
         return sheet.close()
+    who = {c for c in fk_names if c in WHO_AND_WHEN}     # users: attach_related leaves them out
     for chunk in iterate_batches(query):
         if related and fk_names:
-            listing.attach_related(model, chunk, fk_names)
+            listing.attach_related(model, chunk, fk_names - who)
+            for name in who:
+                sheet.fk_names[name] = related_names(model, name,
+                                                     {r.__data__.get(name) for r in chunk})
         for row in chunk:
             sheet.write_row(row)
     return sheet.close()
+
+
+def attachment_url(model, row_id, name, stored):
+    """The address of a row's stored file (photo, document), to open from the workbook."""
+    if not stored:
+        return None
+    return url_for('uploads.serve', table=model._meta.table_name, row_id=row_id, field=name,
+                   _external=True)
 
 
 def related_names(model, name, ids):
@@ -244,7 +270,52 @@ def related_names(model, name, ids):
     found = {}
     for start in range(0, len(ids), 500):
         for obj in target.select().where(pk.in_(ids[start:start + 500])):
-            found[obj.get_id()] = str(obj)
+            found[obj.__data__[pk.name]] = str(obj)    # (a user's get_id() is its login token)
+    if target._meta.table_name == 'owner' and found:
+        found.update(owner_names_told_apart(target, list(found)))
+    elif target._meta.table_name not in NAMED_UNIQUELY and found:
+        found.update(rows_told_apart(target, found))
+    return found
+
+
+# Registers whose rows' names are unique (by a unique column, or the unit's address).
+NAMED_UNIQUELY = ('project', 'unit', 'contract', 'department', 'contractor', 'app_user')
+TELL_APART_LIMIT = 20000
+
+
+def rows_told_apart(target, found):
+    """{id: '2025-06-13 面积差异（#17）'} of linked rows whose name another row of their project
+    shares (two complaints received the same day about the same thing): the 编号 tells them
+    apart, and the import reads it back (views.importer.References.find)."""
+    query = target.live()
+    if 'project' in target._meta.fields:
+        projects = target.select(target.project).where(target._meta.primary_key.in_(list(found)))
+        query = query.where(target.project.in_(projects))
+    if query.count() > TELL_APART_LIMIT:
+        return {}
+    seen = {}
+    for row in query:
+        key = (row.__data__.get('project'), str(row))
+        seen[key] = seen.get(key, 0) + 1
+    shared = {name for (_p, name), n in seen.items() if n > 1}
+    return {pk: '%s（#%s）' % (name, pk) for pk, name in found.items() if name in shared}
+
+
+def owner_names_told_apart(owner, ids):
+    """{id: '孙涛（证件尾号1248）'} of the owners whose name another owner of their project shares:
+    the last four digits of the ID number (or phone), which the masks leave visible, tell them
+    apart, and the import reads them back (views.importer.References.find)."""
+    rows = list(owner.select(owner.id, owner.project, owner.name, owner.id_number, owner.phone)
+                .where(owner.id.in_(ids)).tuples())
+    names = {r[2] for r in rows}
+    shared = set(owner.select(owner.project, owner.name)
+                 .where(owner.name.in_(list(names)) & owner.deleted_at.is_null())
+                 .group_by(owner.project, owner.name).having(fn.COUNT(owner.id) > 1).tuples())
+    found = {}
+    for oid, project_id, name, id_number, phone in rows:
+        if (project_id, name) in shared and (id_number or phone):
+            found[oid] = '%s（%s尾号%s）' % (name, '证件' if id_number else '电话',
+                                          (id_number or phone)[-4:])
     return found
 
 
@@ -333,15 +404,47 @@ def hidden_masked_fields(model):
             if not current_user.can(power)]
 
 
+# Bookkeeping of the row itself, not the register's content: never exported.
+NOT_EXPORTED = ('deleted_at', 'deleted_by', 'version')
+WHO_AND_WHEN = ('created_at', 'created_by', 'updated_at', 'updated_by')
+
+
+def register_columns(model, shown):
+    """Every column of a register's export: the list's columns first, as the list shows them,
+    then 编号 (the id, to trace a row back), every other field — what the form holds and the
+    derived ones —, and who created and last changed the row, when."""
+    columns = list(shown)
+    for name in model._meta.sorted_field_names:
+        if name not in columns and name not in NOT_EXPORTED + WHO_AND_WHEN:
+            columns.append(name)
+    return columns + [n for n in WHO_AND_WHEN if n in model._meta.fields and n not in columns]
+
+
+def export_columns(view):
+    """The whole register (`column_export_list`), or the list's columns only with
+    `?columns=shown`."""
+    if request.args.get('columns') == 'shown':
+        return list(view.column_list)
+    return list(view.column_export_list or view.column_list)
+
+
 def export_list(view):
-    """`/admin/<table>/export/xlsx/`: the list as shown, with the list's query string applied."""
+    """`/admin/<table>/export/xlsx/`: the whole register, with the list's filters, search and sort
+    (the query string) applied; `?columns=shown` keeps only the columns the list shows."""
+    path, filename, _count = write_export(view)
+    return send_workbook(path, filename)
+
+
+def write_export(view, on_progress=None):
+    """The export of `view` as asked by the current request, written to a temporary file:
+    (path, download name, rows). Also what a background export job runs (views/export_jobs.py)."""
     model = view.model
     query = list_query(view)
     path, workbook = new_workbook()
     try:
         with db.atomic():   # one consistent snapshot (and a server-side cursor on PostgreSQL)
             count = write_query(workbook, sheet_name(view.name_cn), model, query,
-                                view.column_export_list, view.column_labels,
+                                export_columns(view), view.column_labels,
                                 hidden_masked_fields(model))
         filters_text = describe_filters(view)
         write_provenance(workbook, view.name_cn, filters_text, count)
@@ -349,7 +452,7 @@ def export_list(view):
         workbook.close()
     record_export(model._meta.table_name, filters_text, count,
                   unmasked=bool(view.unmasked_fields()))
-    return send_workbook(path, '%s_%s.xlsx' % (view.name_cn, now().strftime('%Y%m%d_%H%M')))
+    return path, '%s_%s.xlsx' % (view.name_cn, now().strftime('%Y%m%d_%H%M')), count
 
 
 def log_value_of(view):

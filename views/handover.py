@@ -7,7 +7,7 @@ import datetime
 import io
 
 import xlsxwriter
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, flash, has_request_context, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.menu import MenuLink
@@ -34,9 +34,10 @@ def _eligible(view, context, row, name):
 
 
 def owner_phone(row):
-    """The owner's phone of a roster record, masked for roles that do not see phones."""
+    """The owner's phone of a roster record, masked for roles that do not see phones. Outside a
+    request (the report the job runner sends to the project's supervisors, who see phones) as is."""
     phone = row.owner_phone or ''
-    if phone and not current_user.can('see_phone'):
+    if phone and has_request_context() and not current_user.can('see_phone'):
         phone = MASKS['phone'](phone)
     return phone
 
@@ -46,6 +47,15 @@ def owner_name(row):
 
 
 WIDE_IMPACT_MIN = 5      # complaints of one category since handover began: a wide-impact matter
+
+
+def completion_due_on(project, code):
+    """The +3 / +15 deadline of the countdown node `code`, counted from the handover's completion
+    (手册001 “房屋交付工作完成三日内 / 15日内”); None (待定) while the completion is unknown."""
+    from models.delivery import handover_completed_on
+    from rules import delivery
+    return delivery.spec_due_on(delivery.COUNTDOWN_BY_CODE[code], project.delivery_date,
+                                handover_completed_on(project))
 
 
 def wide_impact_complaints(project, since):
@@ -134,7 +144,7 @@ class HandoverEntryView(RegisterView):
             abort(404)
         rows = HandoverEntry.roster_rows(project.id)
         day = parse_day(request.args.get('day')) or datetime.date.today()
-        return project, projects, rows, day, rules.daily_figures(rows, day)
+        return project, projects, rows, day, rules.daily_figures(rows, day, datetime.date.today())
 
     def roster_url(self, project, *conditions):
         """The roster list filtered by (filter label, filter kind, value) conditions."""
@@ -179,20 +189,7 @@ class HandoverEntryView(RegisterView):
     def daily_xlsx(self):
         require('export')
         project, _projects, rows, day, figures = self._daily()
-        book = ReportBook('每日交房日报表 — %s — %s' % (project.name, day))
-        book.figures('日报', figures.as_rows(), '截至 %s 24:00；依据：%s' % (day, rules.DAILY_CLAUSE))
-        book.table('当日交付', ('房号', '业主', '到场时间', '钥匙交付日期', '验房问题数'),
-                   [(r.unit_label, owner_name(r), r.arrived_at, r.keys_handed_on, r.issues_found)
-                    for r in figures.handed_today_rows])
-        book.table('当日拒收', ('房号', '业主', '联系电话', '到场时间', '拒收原因'),
-                   [(r.unit_label, owner_name(r), owner_phone(r), r.arrived_at, r.refusal_reason)
-                    for r in figures.refused_today_rows])
-        book.table('当日未到场', ('房号', '业主', '联系电话', '预约交付日期', '电话通知日期'),
-                   [(r.unit_label, owner_name(r), owner_phone(r), r.appointment_on, r.phoned_on)
-                    for r in figures.absent_today_rows])
-        summary = rules.summary_statistics(rows, day)
-        book.table('逐日统计', ('日期', '当日交付户数', '累计交付户数', '完成交付比例'),
-                   summary.by_day, formats={3: 'ratio'})
+        book = daily_book(project, rows, day, figures)
         return book.send('每日交房日报表_%s_%s.xlsx' % (project.code, day.strftime('%Y%m%d')),
                          table='handover_entry', filters='项目 %s；日期 %s' % (project.name, day),
                          count=figures.roster_total)
@@ -215,8 +212,7 @@ class HandoverEntryView(RegisterView):
         return self.render('handover/not_taken.html', project=project, projects=projects,
                            as_of=as_of, rows=left, reason=lambda r: rules.not_taken_reason(r, as_of),
                            phone=owner_phone, owner=owner_name, complaints=complaints,
-                           wide_min=WIDE_IMPACT_MIN,
-                           due_on=delivery_on + datetime.timedelta(days=3) if delivery_on else None,
+                           wide_min=WIDE_IMPACT_MIN, due_on=completion_due_on(project, 'T+3'),
                            clause=rules.PLUS3_CLAUSE)
 
     @expose('/not-taken.xlsx')
@@ -244,10 +240,9 @@ class HandoverEntryView(RegisterView):
             abort(404)
         as_of = self._as_of()
         summary = rules.summary_statistics(HandoverEntry.roster_rows(project.id), as_of)
-        delivery_on = project.delivery_date
         return self.render('handover/summary.html', project=project, projects=projects,
                            as_of=as_of, summary=summary, clause=rules.PLUS15_CLAUSE,
-                           due_on=delivery_on + datetime.timedelta(days=15) if delivery_on else None)
+                           due_on=completion_due_on(project, 'T+15'))
 
     @expose('/summary.xlsx')
     def summary_xlsx(self):
@@ -266,6 +261,26 @@ class HandoverEntryView(RegisterView):
         return book.send('交房汇总统计表_%s_%s.xlsx' % (project.code, as_of.strftime('%Y%m%d')),
                          table='handover_entry', filters='项目 %s；截至 %s' % (project.name, as_of),
                          count=summary.daily.roster_total)
+
+
+def daily_book(project, rows, day, figures):
+    """每日交房日报表 as a workbook: the page's download and the report sent at the day's end
+    (models/routine.py) are the same book."""
+    book = ReportBook('每日交房日报表 — %s — %s' % (project.name, day))
+    book.figures('日报', figures.as_rows(), '截至 %s 24:00；依据：%s' % (day, rules.DAILY_CLAUSE))
+    book.table('当日交付', ('房号', '业主', '到场时间', '钥匙交付日期', '验房问题数'),
+               [(r.unit_label, owner_name(r), r.arrived_at, r.keys_handed_on, r.issues_found)
+                for r in figures.handed_today_rows])
+    book.table('当日拒收', ('房号', '业主', '联系电话', '到场时间', '拒收原因'),
+               [(r.unit_label, owner_name(r), owner_phone(r), r.arrived_at, r.refusal_reason)
+                for r in figures.refused_today_rows])
+    book.table(figures.absent_label, ('房号', '业主', '联系电话', '预约交付日期', '电话通知日期'),
+               [(r.unit_label, owner_name(r), owner_phone(r), r.appointment_on, r.phoned_on)
+                for r in figures.absent_today_rows])
+    summary = rules.summary_statistics(rows, day)
+    book.table('逐日统计', ('日期', '当日交付户数', '累计交付户数', '完成交付比例'),
+               summary.by_day, formats={3: 'ratio'})
+    return book
 
 
 class ReportBook:
@@ -327,6 +342,19 @@ class ReportBook:
             ws.write_number(r, col, float(value), self.formats.get(kind))
         else:
             ws.write_string(r, col, str(value))
+
+    def save(self, path, note):
+        """Close the book into a file (a report sent by the job runner, no one's download)."""
+        ws = self.wb.add_worksheet('说明')
+        for r, (k, v) in enumerate((('报表', self.title), ('说明', note),
+                                    ('生成时间', now().strftime('%Y-%m-%d %H:%M:%S')))):
+            ws.write_string(r, 0, k, self.bold)
+            ws.write_string(r, 1, v)
+        ws.set_column(1, 1, 80)
+        self.wb.close()
+        with open(path, 'wb') as fh:
+            fh.write(self.buffer.getvalue())
+        return path
 
     def send(self, filename, table, filters, count):
         from views.excel import record_export

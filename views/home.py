@@ -20,6 +20,7 @@ from models.base import db
 from models.master import Project
 from models import due as engine
 from views.base import scope_query
+from views import params
 from views.pages import render_page
 
 bp = Blueprint('home', __name__)
@@ -392,13 +393,7 @@ def _visible_projects():
 
 
 def _today():
-    given = request.args.get('on', '').strip()
-    if given:
-        try:
-            return datetime.date.fromisoformat(given)
-        except ValueError:
-            pass
-    return datetime.date.today()
+    return params.date_arg('on') or datetime.date.today()
 
 
 @bp.route('/')

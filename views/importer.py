@@ -13,8 +13,10 @@ Between dry run and commit the upload waits in instance/tmp under a random name;
 holds that token, never a path the browser could choose.
 """
 import copy
+import dataclasses
 import datetime
 import decimal
+import json
 import os
 import re
 import secrets
@@ -22,7 +24,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field as dc_field
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -30,6 +32,7 @@ from peewee import (BooleanField, CharField, DateField, DateTimeField, DecimalFi
                     ForeignKeyField, IntegerField, TextField)
 from wtforms import HiddenField
 
+from models import jobs
 from models.base import AttachmentField, RuleError, db, write_tx
 from rules.master import MASKS
 from views.base import scope_query
@@ -42,6 +45,7 @@ EXAMPLE_MARK = '【示例】'     # the template's example row carries this in �
 TOKEN_RE = re.compile(r'^[0-9a-f]{32}$')
 STALE_SECONDS = 24 * 3600
 SESSION_KEY = 'kefu_import'
+WAIT_SECONDS = 2.0          # a job done within this shows its outcome at once
 UNREADABLE = '导入失败：文件内容无法读取或处理（文件可能已损坏），已记录。请用 Excel 或 WPS 重新保存为 .xlsx 后再试。'
 
 _BLANKS = re.compile(r'[\s\u3000\ufeff\u200b]+')
@@ -60,6 +64,96 @@ class ImportRefused(Exception):
     """The file as a whole cannot be imported (not Excel, empty, no known headers, too big)."""
 
 
+class _BatchFailed(Exception):
+    """A row of the commit failed: stop writing (its batch is rolled back, the rest undone)."""
+
+
+def undo_import(model, note, actor, reason):
+    """Undo every row an import wrote (found in the change log by the import's note), newest
+    first: a created row is deleted and purged, an updated row gets its values before the import
+    back. Each step is logged with the note 撤销导入 and the reason. A row someone else changed
+    in the meantime is left as it is and returned among the conflicts.
+    Returns (rows undone, ids in conflict)."""
+    import json
+    from models.base import ChangeLog, Register
+    entries = list(ChangeLog.select().where((ChangeLog.table_name == model._meta.table_name) &
+                                            (ChangeLog.note == note) &
+                                            ChangeLog.action.in_(('create', 'update')))
+                   .order_by(ChangeLog.id.desc()))
+    why = '撤销导入（%s）' % reason
+    undone, conflicts, batch = 0, [], limit('KEFU_IMPORT_BATCH_ROWS')
+    for start in range(0, len(entries), batch):
+        with write_tx():
+            for entry in entries[start:start + batch]:
+                after = json.loads(entry.after or '{}')
+                row = model.select().where(model._meta.primary_key == entry.row_id).first()
+                if row is None or row.version != after.get('version') or row.deleted_at is not None:
+                    conflicts.append(entry.row_id)
+                    continue
+                try:
+                    if entry.action == 'create':
+                        row.delete_logged(actor, note=why)
+                        row.purge_logged(actor, note=why)
+                    else:
+                        for name, value in json.loads(entry.before or '{}').items():
+                            fld = model._meta.fields.get(name)
+                            if fld is None or name in ('id',) + Register.AUDIT_FIELDS:
+                                continue
+                            row.__data__[name] = _stored_value(fld, value)
+                        row.save_logged(actor, expected_version=row.version, note=why)
+                except RuleError:
+                    conflicts.append(entry.row_id)
+                    continue
+                undone += 1
+    return undone, conflicts
+
+
+def _stored_value(fld, value):
+    """A change-log value (JSON) back as the field's Python value."""
+    if value is None:
+        return None
+    if isinstance(fld, DateTimeField):
+        return datetime.datetime.fromisoformat(value)
+    if isinstance(fld, DateField):
+        return datetime.date.fromisoformat(value)
+    if isinstance(fld, DecimalField):
+        return decimal.Decimal(value)
+    return value
+
+
+# What one import may cost (each a config key; see `limit`). A hostile .xlsx is refused by its
+# zip directory before openpyxl parses it: a few hundred KB may unpack to millions of strings.
+LIMITS = {
+    'KEFU_IMPORT_MAX_BYTES': 50 * 1024 * 1024,          # the uploaded file
+    'KEFU_IMPORT_MAX_ROWS': 20000,                      # data rows in one file
+    'KEFU_IMPORT_MAX_SECONDS': 120,                     # one dry run or commit
+    'KEFU_IMPORT_MAX_UNPACKED_BYTES': 200 * 1024 * 1024,    # all parts of the zip, unpacked
+    'KEFU_IMPORT_MAX_ENTRIES': 1000,                    # parts in the zip
+    'KEFU_IMPORT_MAX_RATIO': 200,                       # unpacked ÷ packed of one large part
+    'KEFU_IMPORT_MAX_SHARED_STRINGS': 1000000,          # entries of xl/sharedStrings.xml
+    'KEFU_IMPORT_BATCH_ROWS': 50,                       # rows per write transaction of a commit
+}
+SPLIT_HINT = '请把文件拆成几个较小的文件（每个文件保留表头行，不超过 %d 行数据）分别导入。'
+
+
+def limit(name):
+    try:
+        value = current_app.config.get(name)
+    except RuntimeError:        # outside an app (a job runner may call the importer)
+        value = None
+    return int(value or LIMITS[name])
+
+
+class FormulaWithoutValue:
+    """A formula cell the file holds no computed value for (saved by a generator, not by Excel)."""
+
+    def __init__(self, formula):
+        self.formula = formula or ''
+
+    def __str__(self):
+        return '=' + self.formula
+
+
 # --------------------------------------------------------------------------- what can be imported
 
 def header_key(text):
@@ -73,6 +167,9 @@ def importable_columns(view):
     fields = view.model._meta.fields
     typed = [n for n in view.form_columns
              if n in fields and not isinstance(fields[n], AttachmentField)]
+    if 'project' in fields and 'project' not in typed:
+        typed.insert(0, 'project')      # derived from the row it belongs to; in a file it says
+                                        # in which project the row's links are looked up
     ordered = [n for n in ('project',) + tuple(view.column_list) if n in typed]
     ordered = list(dict.fromkeys(ordered))
     ordered += [n for n in typed if n not in ordered and n != 'remarks']
@@ -190,12 +287,23 @@ def parse_bool(value):
 
 # --------------------------------------------------------------------------- foreign keys by name
 
+def _column_letter(index):
+    from openpyxl.utils import get_column_letter
+    return get_column_letter(index + 1)
+
+
 def unit_name(building, entrance, room):
     return '%s-%s-%s' % (building, entrance, room)
 
 
 def _name_key(text):
     return _DASHES.sub('-', _BLANKS.sub(' ', str(text)).strip())
+
+
+OWNER_TAIL = re.compile(r'^(?P<name>.+?)\s*[（(](?P<kind>证件|电话)尾号(?P<tail>\w{4})[）)]$')
+
+
+ROW_NUMBER = re.compile(r'^(?P<name>.+?)\s*[（(]#(?P<id>\d{1,9})[）)]$')
 
 
 class References:
@@ -260,7 +368,25 @@ class References:
         return names
 
     def find(self, target, text, project_id, label):
-        """(id, error) of the row of `target` named `text`."""
+        """(id, error) of the row of `target` named `text`; a unit as people write it
+        (「3栋2单元101」「3#2-101」「3-2-101」, rules.address), as the pickers take it."""
+        if target._meta.table_name == 'unit':
+            found = self._find_unit(target, text, project_id, label)
+            if found is not None:
+                return found
+        tail = OWNER_TAIL.match(str(text)) if target._meta.table_name == 'owner' else None
+        if tail:    # 「孙涛（证件尾号1248）」: two owners of one name, as exports tell them apart
+            ids = self._names(target, project_id).get(_name_key(tail.group('name')), [])
+            column = target.id_number if tail.group('kind') == '证件' else target.phone
+            found = [r[0] for r in target.select(target.id).where(
+                target.id.in_(ids or [0]) & column.endswith(tail.group('tail'))).tuples()]
+            if len(found) == 1:
+                return found[0], None
+        number = ROW_NUMBER.match(str(text))
+        if number:  # 「2025-06-13 面积差异（#17）」: rows of one name, as exports tell them apart
+            ids = self._names(target, project_id).get(_name_key(number.group('name')), [])
+            if int(number.group('id')) in ids:
+                return int(number.group('id')), None
         key = _name_key(text)
         names = self._names(target, project_id)
         found = names.get(key) or names.get(key.upper()) or []
@@ -274,6 +400,34 @@ class References:
         target_name = getattr(target._meta, 'verbose_name', target._meta.table_name)
         fmt = '（格式：楼栋-单元-房号）' if target._meta.table_name == 'unit' else ''
         return None, '%s找不到%s「%s」%s。' % (where, target_name, text, fmt)
+
+
+    def _find_unit(self, target, text, project_id, label):
+        """(id, error) of the unit an address names, or None when `text` is not a full address."""
+        from rules.address import parse_address, unit_key
+        address = parse_address(text)
+        if address is None or not address.full:
+            return None
+        cache_key = ('unit-keys', project_id)
+        if cache_key not in self.cache:
+            query = scope_query(target, target.select(target.id, target.building, target.entrance,
+                                                      target.room), self.user)
+            if project_id is not None:
+                query = query.where(target.project == project_id)
+            keys = {}
+            for uid, building, entrance, room in query.tuples():
+                b, e, r = unit_key(building, entrance, room)
+                keys.setdefault((b, e, r), []).append(uid)
+                keys.setdefault((b, None, r), []).append(uid)
+            self.cache[cache_key] = keys
+        found = self.cache[cache_key].get((address.building, address.entrance, address.room), [])
+        where = '本项目中' if project_id else ''
+        if len(found) == 1:
+            return found[0], None
+        if len(found) > 1:
+            return None, '「%s」%s有 %d 户「%s」（不同单元），请写明单元，如 3栋1单元1602。' % (
+                label, where, len(found), text)
+        return None, '%s找不到房源「%s」（可写作 3栋1单元1602、3#1-1602 或 3-1-1602）。' % (where, text)
 
 
 # --------------------------------------------------------------------------- the report
@@ -323,6 +477,7 @@ def open_sheet(path):
         raise ImportRefused('这是旧版 Excel（.xls）文件：请在 Excel 或 WPS 中“另存为 .xlsx”后再导入。')
     if not head.startswith(b'PK'):
         raise ImportRefused('上传的文件不是 Excel（.xlsx）文件。请上传用 Excel 或 WPS 保存的 .xlsx 文件。')
+    check_archive(path)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError) as exc:
@@ -342,6 +497,90 @@ def open_sheet(path):
     return workbook, sheet
 
 
+_SHARED_STRING = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?si[\s/>]')
+TOO_BIG = '文件内容过大（%s），超出一次导入的上限，已拒绝。'
+
+
+def check_archive(path):
+    """Refuse a zip that would unpack past the limits, before anything parses it. The sizes in
+    the zip's directory bind: Python's zipfile never returns more than an entry declares."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ImportRefused('无法读取该文件：它不是有效的 .xlsx 文件（%s）。' % type(exc).__name__)
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > limit('KEFU_IMPORT_MAX_ENTRIES'):
+            raise ImportRefused(TOO_BIG % ('压缩包内有 %d 个部件' % len(entries)))
+        total = sum(e.file_size for e in entries)
+        if total > limit('KEFU_IMPORT_MAX_UNPACKED_BYTES'):
+            raise ImportRefused(TOO_BIG % ('解压后 %s' % _size_text(total)))
+        ratio = limit('KEFU_IMPORT_MAX_RATIO')
+        for entry in entries:
+            if entry.file_size > 1024 * 1024 and entry.file_size > ratio * max(entry.compress_size, 1):
+                raise ImportRefused(TOO_BIG % ('「%s」压缩比异常：%s 解压为 %s' % (
+                    entry.filename[:60], _size_text(entry.compress_size), _size_text(entry.file_size))))
+        shared = next((e for e in entries if e.filename.lower() == 'xl/sharedstrings.xml'), None)
+        if shared is not None:
+            most = limit('KEFU_IMPORT_MAX_SHARED_STRINGS')
+            count, tail = 0, b''
+            try:
+                with archive.open(shared) as fh:
+                    while True:
+                        block = fh.read(1024 * 1024)
+                        if not block:
+                            break
+                        text = tail + block
+                        # a tag cut at the block's end is counted in the next block
+                        cut = max(0, len(text) - 64)
+                        count += sum(1 for m in _SHARED_STRING.finditer(text) if m.start() < cut)
+                        tail = text[cut:]
+                        if count > most:
+                            raise ImportRefused(TOO_BIG % ('共享字符串超过 %d 条' % most))
+                    count += len(_SHARED_STRING.findall(tail))
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+                raise ImportRefused('无法读取该文件：它不是有效的 .xlsx 文件（%s）。' % type(exc).__name__)
+            if count > most:
+                raise ImportRefused(TOO_BIG % ('共享字符串超过 %d 条' % most))
+
+
+def sheet_rows(sheet):
+    """The values of each row of a read-only sheet (row 1 first; a missing row is empty), as
+    openpyxl's `iter_rows(values_only=True)` gives them, except that a formula cell saved without
+    its computed value is a `FormulaWithoutValue`, not an empty cell."""
+    from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element):
+            cell = super().parse_cell(element)
+            if cell['value'] is None and element.find(VALUE_TAG) is None:
+                formula = element.find(FORMULA_TAG)
+                if formula is not None and element.get('t') != 'inlineStr':
+                    cell['value'] = FormulaWithoutValue(formula.text)
+            return cell
+
+    workbook = sheet.parent
+    source = sheet._get_source()
+    try:
+        parser = Parser(source, sheet._shared_strings, data_only=True, epoch=workbook.epoch,
+                        date_formats=workbook._date_formats,
+                        timedelta_formats=workbook._timedelta_formats)
+        expected = 1
+        for row_no, cells in parser.parse():
+            if row_no < expected:
+                continue        # a repeated row number: openpyxl keeps the first as well
+            while expected < row_no:
+                yield ()
+                expected += 1
+            values = [None] * max((c['column'] for c in cells), default=0)
+            for c in cells:
+                values[c['column'] - 1] = c['value']
+            yield tuple(values)
+            expected = row_no + 1
+    finally:
+        source.close()
+
+
 class Importer:
     """Maps, checks and (when committing) writes the rows of one uploaded file."""
 
@@ -356,6 +595,11 @@ class Importer:
         self.scoped = 'project' in meta.fields
         self.refs = References(actor)
         self.key_index = {}
+        # A job running the import reports progress here: on_progress(rows read, rows expected).
+        self.on_progress = None
+        self.expected = 0
+        # The change-log note of every row this import writes: what finds them to undo them.
+        self.note = '导入 %s' % secrets.token_hex(6)
 
     # ---------------------------------------------------------------- headers
     def map_headers(self, row):
@@ -408,11 +652,11 @@ class Importer:
             return None, '「%s」不在可选范围内（%s）。' % (text, '、'.join(str(c[1]) for c in fld.choices))
         if isinstance(fld, DateTimeField):
             value = parse_datetime(raw)
-            return (value, None) if value else (None, '「%s」不是有效的日期时间（应为 2026-01-05 09:30）。'
+            return (value, None) if value else (None, '「%s」不是有效的日期时间，格式如 2026-01-05 09:30。'
                                                  % cell_text(raw))
         if isinstance(fld, DateField):
             value = parse_date(raw)
-            return (value, None) if value else (None, '「%s」不是有效的日期（应为 2026-01-05）。'
+            return (value, None) if value else (None, '「%s」不是有效的日期，格式如 2026-01-05。'
                                                  % cell_text(raw))
         if isinstance(fld, BooleanField):
             value = parse_bool(raw)
@@ -531,6 +775,13 @@ class Importer:
         values, present, bad, texts = {}, set(mapping.values()), False, {}
         for index, name in mapping.items():
             raw = cells[index] if index < len(cells) else None
+            if isinstance(raw, FormulaWithoutValue):
+                report.error(row_no, self.labels[name], (
+                    '单元格 %s%d 是公式「%s」，但文件中没有保存它的计算结果，无法导入本行。请在 Excel 或 WPS '
+                    '中打开文件、重新计算并保存，或把该列改为“粘贴为数值”。') % (
+                    _column_letter(index), row_no, str(raw)[:80]))
+                bad = True
+                continue
             if empty(raw):
                 values[name] = None
                 continue
@@ -541,7 +792,7 @@ class Importer:
             else:
                 values[name] = value
                 texts[name] = cell_text(raw)
-        if self.scoped:
+        if self.scoped and 'project' in self.fields:    # else derived from the row it belongs to
             if values.get('project') is None and 'project' in present:
                 report.error(row_no, self.labels['project'], '「项目」不能为空。')
                 return None
@@ -639,7 +890,7 @@ class Importer:
         report = ImportReport(register=self.view.name_cn, filename=filename)
         workbook, sheet = open_sheet(path)
         try:
-            rows = sheet.iter_rows(values_only=True)
+            rows = sheet_rows(sheet)
             head = []
             for row in rows:
                 head.append(row)
@@ -664,6 +915,7 @@ class Importer:
                 report.notes.append('您无权查看%s，已有记录的这些列不会被修改。' %
                                     '、'.join('「%s」' % self.labels[n] for n in hidden_present))
             data = self._data_rows(head[header_row:], rows, header_row)
+            self.expected = max(0, (getattr(sheet, 'max_row', None) or 0) - header_row - 1)
             if commit:
                 self._commit(data, mapping, report)
             else:
@@ -672,6 +924,7 @@ class Importer:
                     tx.rollback()
             if report.total == 0:
                 raise ImportRefused('文件中没有数据行：表头下面是空的。')
+            report.errors.sort(key=lambda e: e[0])      # row order, whatever step found them
         finally:
             workbook.close()
         report.seconds = time.perf_counter() - started
@@ -689,25 +942,48 @@ class Importer:
                 yield row_no, cells
 
     def _commit(self, data, mapping, report):
-        class Rollback(Exception):
-            pass
+        """Write in batches (KEFU_IMPORT_BATCH_ROWS rows, each batch one short write
+        transaction), so other clerks' saves get the write lock between batches instead of
+        waiting for the whole file. The register never ends half-imported: when a row fails, its
+        batch is rolled back by the database and the batches already written are undone
+        (`undo_import`), each step in the change log with the reason."""
         try:
-            with write_tx():
-                self._process(data, mapping, report, commit=True)
-                if not report.ok:
-                    raise Rollback()
+            self._process(data, mapping, report, commit=True)
+        except _BatchFailed:
+            pass
+        except BaseException:
+            undo_import(self.model, self.note, self.actor, '导入中断')
+            raise
+        if report.ok:
             report.committed = True
-        except Rollback:
-            report.created = report.updated = 0
+            return
+        undone, conflicts = undo_import(self.model, self.note, self.actor,
+                                        '第 %d 行出错' % report.errors[0][0] if report.errors else '出错')
+        if undone:
+            report.notes.append('导入在出错前已写入的 %d 条记录已撤销（变更记录中注明“撤销导入”）。' % undone)
+        for row_id in conflicts:
+            report.notes.append('记录 #%s 在导入期间已被他人修改，未撤销，请核对。' % row_id)
+        report.created = report.updated = 0
 
     def _process(self, data, mapping, report, commit):
         seen_keys = {}
         remarks_index = next((i for i, n in mapping.items() if n == 'remarks'), None)
         chunk = []
+        most_rows, deadline = limit('KEFU_IMPORT_MAX_ROWS'), time.monotonic() + limit(
+            'KEFU_IMPORT_MAX_SECONDS')
 
         def flush():
-            self._flush(chunk, report, commit)
-            chunk.clear()
+            if commit:
+                try:
+                    with write_tx():        # one batch: written whole, or rolled back whole
+                        self._flush(chunk, report, commit)
+                        if not report.ok:
+                            raise _BatchFailed()
+                finally:
+                    chunk.clear()
+            else:
+                self._flush(chunk, report, commit)
+                chunk.clear()
 
         for row_no, cells in data:
             cells = tuple(cells or ())
@@ -718,6 +994,16 @@ class Importer:
                     cells[remarks_index].strip().startswith(EXAMPLE_MARK):
                 continue
             report.total += 1
+            if self.on_progress is not None and report.total % 50 == 0:
+                self.on_progress(report.total, max(self.expected, report.total))
+            if commit and not report.ok:
+                raise _BatchFailed()        # stop at the first bad row: nothing more is written
+            if report.total > most_rows:
+                raise ImportRefused('文件的数据超过 %d 行：一次最多导入 %d 行。' % (most_rows, most_rows)
+                                    + SPLIT_HINT % most_rows)
+            if report.total % 100 == 0 and time.monotonic() > deadline:
+                raise ImportRefused('导入处理超过 %d 秒，已中止，所有数据均未改动。' % limit(
+                    'KEFU_IMPORT_MAX_SECONDS') + SPLIT_HINT % min(most_rows, report.total // 2 or 1))
             parsed = self.read_values(row_no, cells, mapping, report)
             if parsed is None:
                 continue
@@ -734,9 +1020,17 @@ class Importer:
                 report.error(row_no, None, error)
                 continue
             chunk.append((row_no, values, present, texts, existing_id))
-            if len(chunk) >= CHUNK:
+            if len(chunk) >= (limit('KEFU_IMPORT_BATCH_ROWS') if commit else CHUNK):
                 flush()
         flush()
+
+    def may(self, action, row_no, report):
+        """The power the register's form asks for this action (RegisterView.power_for)."""
+        if self.actor.can(self.view.power_for(action)):
+            return True
+        report.error(row_no, None, '您没有%s「%s」记录的权限（表单同样不允许），本行未导入。' % (
+            {'create': '新增', 'edit': '修改'}[action], self.view.name_cn))
+        return False
 
     def _flush(self, chunk, report, commit):
         ids = [c[4] for c in chunk if c[4] is not None]
@@ -747,8 +1041,7 @@ class Importer:
                 stored[row.get_id()] = row
         for row_no, values, present, texts, existing_id in chunk:
             if existing_id is None:
-                if not self.actor.can('create'):
-                    report.error(row_no, None, '您没有新增记录的权限。')
+                if not self.may('create', row_no, report):
                     continue
                 row, before, changes = self.new_row(values, present), None, None
             else:
@@ -760,13 +1053,16 @@ class Importer:
                 if not changes:
                     report.unchanged += 1
                     continue
+                if not self.may('edit', row_no, report):
+                    continue
                 before = copy.copy(row)
                 before.__data__ = dict(row.__data__)
                 for name, _old, new in changes:
                     setattr(row, name, new)
             if commit:
                 try:
-                    row.save_logged(self.actor, expected_version=before.version if before else None)
+                    row.save_logged(self.actor, expected_version=before.version if before else None,
+                                    note=self.note)
                 except RuleError as exc:
                     self.report_problems(row_no, exc.problems, report)
                     continue
@@ -806,7 +1102,14 @@ class CommitForm(FlaskForm):
 
 
 def _max_bytes():
-    return int(current_app.config.get('KEFU_IMPORT_MAX_BYTES') or 50 * 1024 * 1024)
+    return limit('KEFU_IMPORT_MAX_BYTES')
+
+
+def import_file(view, path, user, commit=False, filename=''):
+    """Check (commit=False) or write the .xlsx at `path` into `view`'s register as `user`: the
+    whole import as one call, so a background job can run it outside a request. Returns the
+    ImportReport; raises ImportRefused when the file as a whole is refused."""
+    return Importer(view, user).run(path, commit=commit, filename=filename)
 
 
 def _size_text(size):
@@ -869,31 +1172,36 @@ def _pending():
 
 
 def import_page(view):
-    """GET: the upload form. POST step=check: dry run. POST step=commit: write it all or nothing."""
+    """GET: the upload form (with ?job=<id>: that import job's progress or outcome).
+    POST step=check: the dry run; POST step=commit: the write. Both run as jobs of the job
+    runner (models/jobs.py): a small file's job done within WAIT_SECONDS shows its outcome at
+    once; a big one shows a progress bar, and the person may leave and come back (我的任务)."""
     actor = current_user._get_current_object()
     table = view.model._meta.table_name
+    if not view.can_import:     # neither the create nor the edit form is theirs on this register
+        abort(403)
     if request.method == 'POST' and request.form.get('step') == 'commit':
         return _commit(view, actor, table)
     form = UploadForm()
-    report = None
-    commit_form = None
     if request.method == 'POST':
         if form.validate_on_submit():
-            report, commit_form = _check(view, actor, table, form)
-        else:
-            for errors in form.errors.values():
-                for message in errors:
-                    flash(message, 'error')
-    return _render(view, form, report, commit_form)
+            return _check(view, actor, table, form)
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, 'error')
+    elif request.args.get('job'):
+        return _job_page(view, table, request.args.get('job'))
+    return _render(view, form, None, None)
 
 
-def _render(view, form, report, commit_form):
+def _render(view, form, report, commit_form, job=None):
     importer = Importer(view, current_user._get_current_object())
     return view.render('excel/import.html', form=form, report=report, commit_form=commit_form,
-                       columns=[(importer.labels[n], n in importer.natural_key)
-                                for n in importer.columns],
+                       job=job, columns=[(importer.labels[n], n in importer.natural_key)
+                                         for n in importer.columns],
                        key_text=importer.key_text() if importer.natural_key else '',
-                       max_size=_size_text(_max_bytes()), example_mark=EXAMPLE_MARK)
+                       max_size=_size_text(_max_bytes()), max_rows=limit('KEFU_IMPORT_MAX_ROWS'),
+                       example_mark=EXAMPLE_MARK)
 
 
 def _check(view, actor, table, form):
@@ -909,29 +1217,16 @@ def _check(view, actor, table, form):
             flash('这是旧版 Excel/WPS 表格文件：请另存为 .xlsx 后再导入。', 'error')
         else:
             flash('只能导入 Excel（.xlsx）文件；「%s」不是。' % filename, 'error')
-        return None, None
+        return _render(view, form, None, None)
     try:
         token = keep_upload(storage)
     except ImportRefused as exc:
         flash(str(exc), 'error')
-        return None, None
-    try:
-        report = Importer(view, actor).run(_path(token), commit=False, filename=filename)
-    except ImportRefused as exc:
-        _drop(token)
-        flash(str(exc), 'error')
-        return None, None
-    except Exception:    # a file damaged past what openpyxl reports on opening it
-        current_app.logger.exception('import check of %s failed', table)
-        _drop(token)
-        flash(UNREADABLE, 'error')
-        return None, None
-    if report.ok and report.changes:
-        session[SESSION_KEY] = {'token': token, 'table': table, 'filename': filename}
-        commit_form = CommitForm(formdata=None, token=token)
-        return report, commit_form
-    _drop(token)
-    return report, None
+        return _render(view, form, None, None)
+    session[SESSION_KEY] = {'token': token, 'table': table, 'filename': filename}
+    job = _wait(jobs.submit('import_check', actor, title='检查导入文件：%s（%s）' % (
+        filename or '未命名', view.name_cn), table=table, token=token, filename=filename))
+    return _outcome(view, table, job)
 
 
 def _commit(view, actor, table):
@@ -939,29 +1234,147 @@ def _commit(view, actor, table):
     pending = _pending()
     token = form.token.data if form.validate_on_submit() else None
     if not token or pending.get('token') != token or pending.get('table') != table or \
-            not os.path.exists(_path(token) or ''):
+            not pending.get('checked') or not os.path.exists(_path(token) or ''):
         flash('没有待确认的导入（可能已确认过或已过期），请重新上传文件。', 'error')
         return redirect(url_for('.import_view'))
     session.pop(SESSION_KEY, None)
-    try:
-        report = Importer(view, actor).run(_path(token), commit=True,
-                                           filename=pending.get('filename', ''))
-    except ImportRefused as exc:
-        flash(str(exc), 'error')
-        return redirect(url_for('.import_view'))
-    except Exception:    # rolled back by the write transaction; the user gets words, not a 500
-        current_app.logger.exception('import commit of %s failed', table)
-        flash(UNREADABLE + '所有数据均未改动。', 'error')
-        return redirect(url_for('.import_view'))
-    finally:
-        _drop(token)
+    filename = pending.get('filename', '')
+    job = _wait(jobs.submit('import_commit', actor, title='导入：%s（%s）' % (
+        filename or '未命名', view.name_cn), table=table, token=token, filename=filename))
+    return _outcome(view, table, job)
+
+
+def _wait(job, seconds=None):
+    """The job once it ended, or as it is after `seconds` (WAIT_SECONDS)."""
+    until = time.monotonic() + (WAIT_SECONDS if seconds is None else seconds)
+    while job.state in (jobs.QUEUED, jobs.RUNNING) and time.monotonic() < until:
+        time.sleep(0.2)
+        job = jobs.Job.get_by_id(job.id)
+    return job
+
+
+def _job_page(view, table, job_id):
+    job = None
+    if job_id.isdigit() and len(job_id) < 10:
+        job = jobs.Job.select().where((jobs.Job.id == int(job_id)) &
+                                      (jobs.Job.user == current_user.id) &
+                                      jobs.Job.kind.in_(('import_check', 'import_commit'))).first()
+    if job is None or job.param_dict.get('table') != table:
+        abort(404)
+    return _outcome(view, table, job, shown_again=True)
+
+
+def _outcome(view, table, job, shown_again=False):
+    """What the person sees of an import job: its progress, its refusal, or its report."""
+    form = UploadForm(formdata=None)
+    if job.state in (jobs.QUEUED, jobs.RUNNING):
+        if not shown_again:         # the address of the job's page: it can be reloaded
+            return redirect(url_for('.import_view', job=job.id))
+        return _render(view, form, None, None, job=job)
+    report = load_report(job)
+    if job.state == jobs.FAILED or report is None:
+        if not shown_again:
+            flash(job.error or UNREADABLE, 'error')
+        return _render(view, form, None, None)
+    if job.kind == 'import_check':
+        pending = _pending()
+        token = job.param_dict.get('token')
+        if report.ok and report.changes and pending.get('token') == token:
+            session[SESSION_KEY] = dict(pending, checked=job.id)
+            return _render(view, form, report, CommitForm(formdata=None, token=token))
+        if pending.get('token') == token:
+            _drop(token)
+            session.pop(SESSION_KEY, None)
+        return _render(view, form, report, None)
     if not report.committed:
-        flash('导入未执行：有 %d 处错误，所有数据均未改动。请修改文件后重新上传。' % report.error_count,
-              'error')
-        return _render(view, UploadForm(formdata=None), report, None)
+        if not shown_again:
+            flash('导入未执行：有 %d 处错误，所有数据均未改动。请修改文件后重新上传。' %
+                  report.error_count, 'error')
+        return _render(view, form, report, None)
+    if shown_again:
+        return _render(view, form, report, None)
     flash('导入完成：新增 %d 条，更新 %d 条，未变化 %d 条（每条改动都已记入变更记录）。' %
           (report.created, report.updated, report.unchanged), 'success')
     return redirect(url_for('.index_view'))
+
+
+# --------------------------------------------------------------------------- the jobs
+
+def _report_path(job_id):
+    return os.path.join(jobs.jobs_folder(current_app.instance_path), 'import-report-%d.json' % job_id)
+
+
+def save_report(job, report):
+    with open(_report_path(job.id), 'w', encoding='utf-8') as fh:
+        json.dump(dataclasses.asdict(report), fh, ensure_ascii=False, default=str)
+
+
+def load_report(job):
+    try:
+        with open(_report_path(job.id), encoding='utf-8') as fh:
+            return ImportReport(**json.load(fh))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _register_view(table):
+    for candidate in current_app.extensions['admin'][0]._views:
+        if getattr(candidate, 'endpoint', None) == table and hasattr(candidate, 'register'):
+            return candidate
+    raise jobs.JobError('台账「%s」不存在。' % table)
+
+
+def _run_import(job, table, token, filename, commit):
+    from models.base import User
+    view = _register_view(table)
+    importer = Importer(view, User.get_by_id(job.user_id))
+    importer.note = '导入任务 #%d：%s' % (job.id, filename or '未命名')
+    importer.on_progress = job.progress
+    try:
+        report = importer.run(_path(token), commit=commit, filename=filename)
+    except ImportRefused as exc:
+        raise jobs.JobError(str(exc))
+    except jobs.JobError:
+        raise
+    except Exception:    # a file damaged past what openpyxl reports on opening it
+        current_app.logger.exception('import job %s of %s failed', job.id, table)
+        raise jobs.JobError(UNREADABLE + ('所有数据均未改动。' if commit else ''))
+    finally:
+        if commit:
+            _drop(token)
+    job.progress(report.total, report.total, force=True)
+    save_report(job, report)
+    if not commit:
+        return '检查完成：%d 行，将新增 %d 条、更新 %d 条，错误 %d 处。' % (
+            report.total, report.created, report.updated, report.error_count)
+    if report.committed:
+        return '导入完成：新增 %d 条，更新 %d 条，未变化 %d 条。' % (
+            report.created, report.updated, report.unchanged)
+    return '导入未执行：有 %d 处错误，所有数据均未改动。' % report.error_count
+
+
+@jobs.job_task('import_check', '导入检查', resumable=True)
+def import_check_job(job, table, token, filename):
+    return _run_import(job, table, token, filename, commit=False)
+
+
+def _undo_interrupted(job):
+    """A commit cut off by a restart: the batches it wrote are undone (the change log finds
+    them by the job's note), so the register never stays half-imported."""
+    from models.base import User
+    params = job.param_dict
+    view = _register_view(params.get('table'))
+    note = '导入任务 #%d：%s' % (job.id, params.get('filename') or '未命名')
+    undone, conflicts = undo_import(view.model, note, User.get_or_none(User.id == job.user_id),
+                                    '服务器重启，导入中断')
+    _drop(params.get('token'))
+    return '已撤销本次导入已写入的 %d 条记录%s。' % (
+        undone, '；%d 条在此期间已被他人修改，未撤销' % len(conflicts) if conflicts else '')
+
+
+@jobs.job_task('import_commit', '导入', on_interrupted=_undo_interrupted)
+def import_commit_job(job, table, token, filename):
+    return _run_import(job, table, token, filename, commit=True)
 
 
 # --------------------------------------------------------------------------- the template
@@ -991,10 +1404,73 @@ def _example(importer, name, project_id):
     if isinstance(fld, BooleanField):
         return '否'
     if isinstance(fld, DecimalField):
-        return 100.0
+        return 100.0 if (fld.max_digits or 30) - (fld.decimal_places or 0) > 3 else 1.0
     if isinstance(fld, (IntegerField, FloatField)):
         return 1
     return '示例'
+
+
+def _example_problems(importer, example):
+    """[(field, message)] the import would report for the example row (nothing is written)."""
+    report = ImportReport()
+    by_label = {label: name for name, label in importer.labels.items()}
+    cells = [example[n] for n in importer.columns]
+    found = []
+    with db.atomic() as tx:
+        parsed = importer.read_values(2, cells, dict(enumerate(importer.columns)), report)
+        if parsed:
+            values, present, _ = parsed
+            existing, error = importer.match(values, present)
+            if existing is None and not error:
+                found += importer.problems_of(importer.new_row(values, present), None)
+        tx.rollback()
+    return found + [(by_label.get(column), message) for _, column, message in report.errors]
+
+
+def _settled_example(importer, example):
+    """The example row made one the register accepts as it stands: an optional value its rules
+    refuse (a closing date on an open complaint, a link to no row) is left empty; a required
+    one takes the form of a stored row's value (unless the column is masked for this user)."""
+    model = importer.model
+    for attempt in range(4):
+        found = _example_problems(importer, example)
+        if not found:
+            break
+        problems = {f for f, _ in found if f in importer.fields}
+        if attempt == 2 or not problems:        # a rule on the row as a whole: the plainest row
+            problems = {n for n, f in importer.fields.items()
+                        if (f.null or f.default is not None) and n != 'remarks'}
+            for name in problems:
+                example[name] = ''
+            for name, fld in importer.fields.items():
+                # and the status (or the project) the rules object to least
+                if fld.choices and not fld.null:
+                    options = [str(v) for v, _label in fld.choices]
+                elif name == 'project':
+                    options = [example[name]] + list(importer.refs.projects_by_code)[:20]
+                elif isinstance(fld, ForeignKeyField) and not fld.null:
+                    # a required link: the row it names may be taken (a unit already sold, a
+                    # closed complaint) — another of the user's rows may not be
+                    target = fld.rel_model
+                    project_id = importer.refs.project(example.get('project', ''))[0] \
+                        if 'project' in target._meta.fields and 'project' in example else None
+                    options = [example[name]] + list(importer.refs._names(target, project_id))[:100]
+                else:
+                    continue
+                tried = [(len(_example_problems(importer, dict(example, **{name: v}))), v)
+                         for v in options]
+                example[name] = min(tried, key=lambda t: t[0])[1]
+            continue
+        for name in problems:
+            fld = importer.fields[name]
+            if fld.null or fld.default is not None:
+                example[name] = ''
+            elif name not in importer.hidden and not isinstance(fld, ForeignKeyField):
+                stored = scope_query(model, model.select(fld), importer.actor).where(
+                    fld.is_null(False)).order_by(model._meta.primary_key.desc()).scalar()
+                if stored is not None:
+                    example[name] = stored
+    return example
 
 
 def _format_hint(fld):
@@ -1006,9 +1482,9 @@ def _format_hint(fld):
     if fld.choices:
         return '从下拉列表中选择'
     if isinstance(fld, DateTimeField):
-        return '日期时间，如 2026-01-05 09:30'
+        return '日期时间，格式如 2026-01-05 09:30'
     if isinstance(fld, DateField):
-        return '日期，如 2026-01-05'
+        return '日期，格式如 2026-01-05'
     if isinstance(fld, BooleanField):
         return '是 / 否'
     if isinstance(fld, DecimalField):
@@ -1045,6 +1521,8 @@ def template_download(view):
         ids = actor.project_ids
         project_id = ids[0] if ids else next(iter(importer.refs.projects_by_code.values()), None)
         option_col = 0
+        examples = _settled_example(importer, {n: _example(importer, n, project_id)
+                                               for n in importer.columns})
         guide.write_row(0, 0, ['列名', '必填', '格式', '可选值', '说明'], header)
         for col, name in enumerate(importer.columns):
             fld = importer.fields[name]
@@ -1053,7 +1531,7 @@ def template_download(view):
             main.write_string(0, col, label, key_header if name in importer.natural_key else header)
             main.set_column(col, col, max(12, text_width(label) + 4),
                             date_fmt if isinstance(fld, DateField) else None)
-            value = _example(importer, name, project_id)
+            value = examples[name]
             if isinstance(value, (datetime.date, datetime.datetime)):
                 main.write_datetime(1, col, value if isinstance(value, datetime.datetime) else
                                     datetime.datetime(value.year, value.month, value.day), example_date)
@@ -1078,7 +1556,7 @@ def template_download(view):
                     'validate': 'date', 'criteria': 'between',
                     'minimum': datetime.date(1990, 1, 1), 'maximum': datetime.date(2100, 12, 31),
                     'error_type': 'warning', 'error_title': label,
-                    'error_message': '请填写日期，如 2026-01-05。'})
+                    'error_message': '请填写日期，格式如 2026-01-05。'})
             notes = (fld.help_text or '')
             if name in importer.natural_key:
                 notes = ('匹配键：与已有记录相同则更新该记录。' + notes)

@@ -7,15 +7,14 @@ Every RegisterView's `get_list` comes here, so what makes lists fast and correct
   beyond that it is an estimate from five id windows, shown as "约 N 条", and exact on demand
   (`?exact=1`, kept for two minutes);
 - pages after the first are keyset pages (`?after=` / `?before=` the (sort key, id) of a row
-  of the page shown, `?last=` the last page, read in reverse order), so no page scans the rows
-  before it; numbered pages (`?page=`) past the middle of an exactly counted list are read from
+  of the page shown, signed with the app's secret; `?last=` the last page, read in reverse
+  order), so no page scans the rows before it; numbered pages (`?page=`) past the middle of an exactly counted list are read from
   the end;
 - foreign keys shown are loaded in one query per field, so a page costs the same number of
   queries however many rows the register holds;
 - the view, edit and delete buttons of a row are rendered once per page and filled in with each
   row's id (`PageRowAction`).
 """
-import base64
 import datetime
 import decimal
 import hashlib
@@ -28,11 +27,14 @@ from typing import Optional
 
 from flask import current_app, g, has_request_context, request
 from flask_admin.model import template as row_actions
+from itsdangerous import BadData, URLSafeSerializer
 from markupsafe import Markup
-from peewee import SQL, DateField, DateTimeField, ForeignKeyField, NodeList, fn
+from peewee import (SQL, BooleanField, DateField, DateTimeField, DecimalField, FloatField,
+                    ForeignKeyField, IntegerField, NodeList, fn)
 
 from models.base import Register, db, is_sqlite
 from models import search as search_index
+from views.params import to_int
 
 EXACT_COUNT_LIMIT = 1000        # counted exactly up to here on every page
 SAMPLE_WINDOWS = 5              # estimate: matching rows among 5 windows of ids ...
@@ -79,29 +81,21 @@ class Paging:
 # --------------------------------------------------------------------------- search and filters
 
 def _search_fields(view):
-    return [view.model._meta.fields[n] for n in view.column_searchable_list
+    return [view.model._meta.fields[n] for n in view.column_searchable_list or ()
             if n in view.model._meta.fields]
 
 
 def apply_search(view, query, search, mode='in'):
-    """Each word must appear in one of the register's searchable fields.
+    """Each word must appear in one of the register's searchable fields, or name the household
+    a row is about (an address, an owner's name or phone: models.search.apply_search).
 
     mode 'in' (exports, plain lists): index candidates checked by LIKE; 'like': LIKE only, for
     a page that walks its order through a frequent term; 'join': a search table drives the
     query (SQLite), for counts that stop early and pages of rarer terms.
     """
-    fields = _search_fields(view)
-    if not fields or not search:
+    if not search:
         return query
-    words = search.split()
-    if mode == 'join':
-        joined = search_index.join_search(query, view.model, fields, words)
-        if joined is not None:
-            return joined
-        mode = 'in'
-    for word in words:
-        query = query.where(search_index.search_condition(view.model, fields, word, mode=mode))
-    return query
+    return search_index.apply_search(query, view.model, _search_fields(view), search, mode=mode)
 
 
 def apply_filters(view, query, filters):
@@ -309,39 +303,64 @@ def _plain(value):
     return value
 
 
+def _positions():
+    return URLSafeSerializer(current_app.secret_key, salt='kefu.list-position')
+
+
+def sign_position(signature, values):
+    """A paging token: the sort's signature and a row's sort values, signed with the app's
+    secret, so a token can only carry values the portal itself put in it."""
+    return _positions().dumps([signature, values])
+
+
 def make_token(order, row, signature):
-    values = [_plain(row.__data__.get(f.name)) for f, _ in order]
-    raw = json.dumps([signature, values], ensure_ascii=False, separators=(',', ':'))
-    return base64.urlsafe_b64encode(raw.encode('utf-8')).decode('ascii').rstrip('=')
+    return sign_position(signature, [_plain(row.__data__.get(f.name)) for f, _ in order])
 
 
 def read_token(token, order, signature):
-    """The sort values a token carries, or None when it belongs to another sort or search."""
+    """The sort values a token carries, or None when it belongs to another sort or search, or
+    fails to verify or decode, or carries a value its column cannot hold: treated as absent."""
     try:
-        raw = base64.urlsafe_b64decode(token + '=' * (-len(token) % 4)).decode('utf-8')
-        sig, values = json.loads(raw)
-    except (ValueError, TypeError):
+        sig, values = _positions().loads(token)
+    except (BadData, ValueError, TypeError):
         return None
     if sig != signature or not isinstance(values, list) or len(values) != len(order):
         return None
-    clean = []
-    for (fld, _), value in zip(order, values):
-        if value is None:
-            clean.append(None)
-            continue
-        try:
-            if isinstance(fld, DateTimeField):
-                value = datetime.datetime.fromisoformat(value)
-            elif isinstance(fld, DateField):
-                value = datetime.date.fromisoformat(value)
-            elif isinstance(fld, ForeignKeyField):
-                value = int(value)
-            else:
-                value = fld.python_value(value)
-        except (TypeError, ValueError):
-            return None
-        clean.append(value)
-    return clean
+    try:
+        return [None if value is None else _position_value(fld, value)
+                for (fld, _), value in zip(order, values)]
+    except (ArithmeticError, TypeError, ValueError):
+        return None
+
+
+def _position_value(fld, value):
+    """`value` as the Python value of `fld`: ValueError (or TypeError) when it is not one."""
+    if isinstance(fld, DateTimeField):
+        return datetime.datetime.fromisoformat(value)
+    if isinstance(fld, DateField):
+        return datetime.date.fromisoformat(value)
+    if isinstance(fld, BooleanField):
+        kinds = (bool,)
+    elif isinstance(fld, (IntegerField, ForeignKeyField)):
+        if isinstance(value, bool) or to_int(value) is None:
+            raise ValueError(value)
+        kinds = (int,)
+    elif isinstance(fld, DecimalField):
+        number = decimal.Decimal(value if isinstance(value, str) else '-')
+        if not number.is_finite() or abs(number) >= 10 ** 30:
+            raise ValueError(value)
+        return number
+    elif isinstance(fld, FloatField):
+        if isinstance(value, bool) or not abs(float(value)) < float('inf'):
+            raise ValueError(value)
+        kinds = (int, float)
+    else:
+        if isinstance(value, str) and '\x00' in value:
+            raise ValueError(value)
+        kinds = (str,)
+    if not isinstance(value, kinds):
+        raise TypeError(value)
+    return value
 
 
 def _after(fld, value, desc):

@@ -47,10 +47,8 @@ def _own(view_id):
 
 
 def _back(default):
-    target = request.form.get('next') or ''
-    if target.startswith('/') and not target.startswith('//'):
-        return target
-    return default
+    from views.auth import safe_url
+    return safe_url(request.form.get('next')) or default
 
 
 @bp.route('/views')

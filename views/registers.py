@@ -2,10 +2,9 @@
 change log, the recycle bin and user management."""
 import importlib
 import os
-import json
 import pkgutil
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, has_request_context, redirect, request, url_for
 from flask_admin import Admin, AdminIndexView, BaseView, expose
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee import filters as pf
@@ -19,7 +18,11 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from models.base import (ROLE_LABELS, ChangeLog, ExportLog, Register, RuleError, User,
                          all_registers, now)
-from views.base import TYPE_FORMATTERS, PortalAccess, RegisterView
+from markupsafe import Markup
+
+from views import changes
+from views.base import TYPE_FORMATTERS, PortalAccess, RegisterView, SafeListArgs
+from views.params import to_id, to_int
 
 
 class HomeIndexView(AdminIndexView):
@@ -30,7 +33,7 @@ class HomeIndexView(AdminIndexView):
         return redirect(url_for('home.index'))
 
 
-class ReadOnlyLogView(PortalAccess, ModelView):
+class ReadOnlyLogView(PortalAccess, SafeListArgs, ModelView):
     """Shared base of the log lists: nobody edits or deletes through the portal."""
     form_base_class = FlaskForm
     can_create = can_edit = can_delete = False
@@ -67,9 +70,8 @@ class ReadOnlyLogView(PortalAccess, ModelView):
         return self.get_query()
 
     def get_one(self, id):
-        try:
-            pk = int(id)
-        except (TypeError, ValueError):
+        pk = to_id(id)
+        if pk is None:
             abort(404)
         row = self.get_query().where(self.model.id == pk).first()
         if row is None:
@@ -89,45 +91,123 @@ def _table_options():
 
 
 class ChangeLogView(ReadOnlyLogView):
-    """变更记录: auditors and admins read every project; supervisors and clerks their own."""
-    column_list = ('at', 'username', 'table_name', 'row_id', 'action', 'changes')
-    column_labels = {'at': '时间', 'username': '操作人', 'table_name': '台账', 'row_id': '记录ID',
-                     'action': '操作', 'changes': '变更内容', 'before': '修改前', 'after': '修改后',
-                     'project_id': '项目ID', 'user_id': '用户ID'}
+    """变更记录: auditors and admins read every project; supervisors and clerks their own.
+
+    Read like a register (views/changes.py): the person's name, the time to the second, the
+    register and the row by their names, one line per changed field with its label and values.
+    A page's entries are resolved together (a few queries per page, not per line)."""
+    column_list = ('at', 'user_id', 'table_name', 'row_id', 'action', 'changes')
+    column_labels = {'at': '时间', 'user_id': '操作人', 'username': '登录名', 'table_name': '台账',
+                     'row_id': '记录', 'action': '操作', 'changes': '变更内容', 'note': '说明',
+                     'project_id': '项目ID'}
     column_default_sort = [('at', True), ('id', True)]
-    column_sortable_list = ('at', 'username', 'table_name', 'row_id', 'action')
-    column_searchable_list = ('username', 'table_name')
-    column_export_list = ('at', 'username', 'table_name', 'row_id', 'action', 'before', 'after')
-    column_details_list = ('at', 'username', 'table_name', 'row_id', 'project_id', 'action',
-                           'before', 'after')
+    column_sortable_list = ('at', 'table_name', 'row_id', 'action')
+    column_details_list = ('at', 'user_id', 'username', 'table_name', 'row_id', 'action', 'changes',
+                           'note')
+    column_searchable_list = ()
 
     def __init__(self, **kwargs):
         self.column_filters = [
             pf.FilterEqual(ChangeLog.table_name, '台账', options=_table_options),
             pf.FilterEqual(ChangeLog.action, '操作', options=ChangeLog.ACTIONS),
-            pf.FilterLike(ChangeLog.username, '操作人'),
+            pf.FilterEqual(ChangeLog.user_id, '操作人', options=_user_options),
+            pf.FilterLike(ChangeLog.username, '登录名'),
             pf.DateTimeBetweenFilter(ChangeLog.at, '时间'),
             pf.IntEqualFilter(ChangeLog.row_id, '记录ID'),
             pf.IntEqualFilter(ChangeLog.project_id, '项目ID'),
         ]
         self.column_formatters = {
-            'changes': lambda v, c, m, n: describe_change(m),
-            'table_name': lambda v, c, m, n: dict(_table_options()).get(m.table_name, m.table_name),
-            'action': lambda v, c, m, n: dict(ChangeLog.ACTIONS).get(m.action, m.action),
+            'at': lambda v, c, m, n: _readable(m).at,
+            'user_id': lambda v, c, m, n: _readable(m).person,
+            'table_name': lambda v, c, m, n: _readable(m).register,
+            'row_id': _row_link,
+            'action': lambda v, c, m, n: _readable(m).action,
+            'changes': lambda v, c, m, n: _change_lines(_readable(m)),
         }
+        self.column_formatters_detail = self.column_formatters
         super().__init__(ChangeLog, name='变更记录', category='审计', endpoint='change_log',
                          url='/admin/change_log', **kwargs)
 
+    # ---- search: people by name or login, registers by their Chinese name, rows by id
+    def init_search(self):
+        return True
+
+    def search_placeholder(self):
+        return '搜索操作人、台账、操作、记录ID或说明'
+
+    def get_query(self):
+        query = super().get_query()
+        search = (request.args.get('search') or '').strip() if has_request_context() else ''
+        for word in search.split():
+            query = query.where(_search_condition(word))
+        return query
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True,
+                 page_size=None):
+        # the search is applied by get_query (the export goes through it too)
+        count, rows = super().get_list(page, sort_column, sort_desc, None, filters,
+                                       execute=execute, page_size=page_size)
+        if execute:
+            rows = list(rows)
+            for entry, change in zip(rows, changes.readable(rows)):
+                entry._readable = change
+        return count, rows
+
+    @expose('/export/<export_type>/')
+    def export(self, export_type):
+        return changes.export(self)
+
+
+def _user_options():
+    if not has_request_context() or not current_user.is_authenticated:
+        return []       # computed per request
+    return [(u.id, u.display_name) for u in User.select(User.id, User.display_name)
+            .order_by(User.display_name)]
+
+
+def _search_condition(word):
+    """Entries where `word` names the person, the register, the action, the row id or the note."""
+    like = '%%%s%%' % word
+    people = User.select(User.id).where(User.display_name.contains(word) |
+                                        User.username.contains(word))
+    tables = [t for t, label in _table_options() if word in label or word.lower() in t]
+    actions = [a for a, label in ChangeLog.ACTIONS if word in label]
+    cond = ChangeLog.username ** like | ChangeLog.user_id.in_(people) | ChangeLog.note ** like
+    if tables:
+        cond |= ChangeLog.table_name.in_(tables)
+    if actions:
+        cond |= ChangeLog.action.in_(actions)
+    if to_int(word, 0, 999999999) is not None:
+        cond |= ChangeLog.row_id == int(word)
+    return cond
+
+
+def _readable(entry):
+    found = getattr(entry, '_readable', None)
+    if found is None:       # a page resolves its entries together; a lone entry resolves itself
+        found = entry._readable = changes.readable([entry])[0]
+    return found
+
+
+def _row_link(view, context, entry, name):
+    change = _readable(entry)
+    if change.row_url:
+        return Markup('<a href="%s">%s</a>') % (change.row_url, change.row)
+    return change.row
+
+
+def _change_lines(change):
+    """One line per changed field: 「标签：旧 → 新」 (a create: 「标签：值」)."""
+    lines = [(Markup('%s：%s') % (label, new)) if change.entry.action == 'create'
+             else Markup('%s：%s → %s') % (label, old, new) for label, old, new in change.lines]
+    if change.note:
+        lines.append(Markup('<em>%s</em>') % change.note)
+    return Markup('<br>').join(lines) if lines else change.action
+
 
 def describe_change(entry):
-    before = json.loads(entry.before or '{}')
-    after = json.loads(entry.after or '{}')
-    if entry.action == 'create':
-        return '新增'
-    if entry.action in ('delete', 'purge', 'restore'):
-        return dict(ChangeLog.ACTIONS)[entry.action]
-    parts = ['%s: %s → %s' % (k, before.get(k), after.get(k)) for k in entry.changed_fields]
-    return '；'.join(parts)[:300]
+    """One change in one line (history tables, the unit file)."""
+    return _readable(entry).text(limit=300)
 
 
 class ExportLogView(ReadOnlyLogView):
@@ -220,6 +300,8 @@ class RecycleBinView(PortalAccess, BaseView):
             return redirect(url_for('.index'))
         try:
             row.purge_logged(current_user._get_current_object())
+            from views.uploads import discard, stored_names
+            discard(stored_names(row))
             flash('已彻底删除；其变更记录仍保留。', 'success')
         except RuleError as exc:
             for _, message in exc.problems:
@@ -271,6 +353,9 @@ class UserForm(FlaskForm):
         Regexp(r'^[A-Za-z0-9_.-]+$', message='用户名只能包含字母、数字、下划线、点和横线。')])
     display_name = StringField('姓名', validators=[DataRequired(message='请输入姓名。'),
                                                  Length(max=64)])
+    email = StringField('电子邮箱', validators=[Optional(), Length(max=254), Regexp(
+        r'^[^@\s]+@[^@\s]+\.[^@\s]+$', message='电子邮箱格式不正确，如 wang@example.com。')],
+        description='晨报、重大事项提醒和交房日报发到这里；可留空。')
     role = SelectField('角色', choices=list(ROLE_LABELS.items()))
     projects = SelectMultipleField('负责项目', coerce=int)
     active = BooleanField('启用', default=True)
@@ -297,6 +382,8 @@ class UserAdminView(PortalAccess, BaseView):
         from models.master import Project, UserProject
         form = UserForm(obj=user) if request.method == 'GET' else UserForm()
         form.projects.choices = [(p.id, p.name) for p in Project.live().order_by(Project.code)]
+        if user is None:
+            form.password.label.text = '初始密码'      # a new user has no password to change yet
         if request.method == 'GET' and user is not None:
             form.projects.data = [l.project_id for l in
                                   UserProject.select().where(UserProject.user == user.id)]
@@ -337,6 +424,7 @@ class UserAdminView(PortalAccess, BaseView):
                     was_active = user.active
                     user.username = form.username.data.strip()
                     user.display_name = form.display_name.data.strip()
+                    user.email = (form.email.data or '').strip() or None
                     user.role = form.role.data
                     user.active = form.active.data
                     if not creating and was_active and not user.active:
@@ -427,7 +515,8 @@ def _add_portal_translations(path):
 
         @property
         def translation_directories(self):
-            return [path] + [d for d in super().translation_directories if d != path]
+            # Catalogues merged later win: the portal's wording over Flask-Admin's.
+            return [d for d in super().translation_directories if d != path] + [path]
 
     domain.__class__ = PortalDomain
     domain.cache.clear()
@@ -436,12 +525,12 @@ def _add_portal_translations(path):
 def build_admin(app):
     from views.security import csp_nonce
     modules = discover_view_modules()
+    app.add_template_global(changes.readable, 'readable_changes')
     admin = Admin(app, name='客服台账', url='/admin', index_view=HomeIndexView(url='/admin'),
                   theme=Bootstrap4Theme(base_template='portal_master.html', fluid=True),
                   csp_nonce_generator=csp_nonce)
     _add_portal_translations(os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), 'translations'))
-    admin.add_link(MenuLink(name='首页', url='/'))
     custom = _custom_views()
     registers = sorted(all_registers(), key=lambda m: (
         CATEGORY_ORDER.index(getattr(m._meta, 'stage', '基础数据'))

@@ -22,6 +22,7 @@ from models import risk as risk_models
 from rules import risk as rules
 from views.base import RegisterView, badge, scope_query
 from views.pages import render_page
+from views.params import to_id
 
 TIMING_LEVELS = {rules.NOT_DUE: 'secondary', rules.DUE_SOON: 'warning', rules.OVERDUE: 'danger',
                  rules.DONE_ON_TIME: 'success', rules.DONE_LATE: 'danger',
@@ -159,10 +160,8 @@ def _chosen_project(projects):
     wanted = request.args.get('project', '').strip()
     if not wanted:
         return projects[0] if projects else None
-    if not wanted.isdigit():
-        abort(404)
     for project in projects:
-        if project.id == int(wanted):
+        if project.id == to_id(wanted):
             return project
     abort(404)
 

@@ -18,6 +18,7 @@ from flask_admin.menu import MenuLink
 from flask_login import current_user, login_required
 from peewee import ForeignKeyField
 
+from models import search as search_index
 from models.base import ChangeLog, Register, all_registers
 from models.master import Owner, Project, Unit
 from rules.master import MASKS
@@ -88,7 +89,8 @@ def _key_transfers(unit):
     from rules.delivery import units_not_covered
     rows = model.live().where(model.project == unit.__data__['project']).order_by(
         model.transferred_on)
-    covering = [r for r in rows if not units_not_covered([(str(unit), unit.building)], r.scope)]
+    home = (str(unit), unit.building, unit.entrance, unit.room)
+    covering = [r for r in rows if not units_not_covered([home], r.scope)]
     return model, covering
 
 
@@ -168,7 +170,8 @@ def display(row, name, masked=()):
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return format(value, 'f')
+        from views.base import decimal_text
+        return decimal_text(value, fld)       # 1,500,000.00, as the lists show amounts
     return str(value)
 
 
@@ -202,20 +205,37 @@ def _file(unit_id):
 @bp.route('/unit/')
 @login_required
 def unit_search():
-    """Find a unit of the user's projects by building and room (1栋 101, 2-1-302 …)."""
+    """Find a unit of the user's projects as people name it: 「3栋1单元1602」「3-1-1602」「1602」,
+    or its owner's name or phone (the list search's parser, rules.address)."""
     if not current_user.can('view'):
         abort(403)
-    text = (request.args.get('q') or '').strip()
-    units = []
+    text = ' '.join((request.args.get('q') or '').split()[:4])
+    units, owners = [], {}
     if text:
-        query = scope_query(Unit, Unit.select(), current_user)
-        for word in text.replace('-', ' ').split()[:4]:
-            query = query.where(Unit.building.contains(word) | Unit.room.contains(word) |
-                                (Unit.entrance == word))
-        units = list(query.order_by(Unit.project, Unit.building, Unit.entrance, Unit.room)
-                     .limit(100))
+        query = search_index.picker_search(scope_query(Unit, Unit.select(), current_user), Unit,
+                                           [Unit.building, Unit.room], text)
+        units = search_index.natural_page(query, [Unit.building, Unit.entrance, Unit.room], 0, 100)
+        owners = unit_owner_names([u.id for u in units])
     names = {p.id: p.name for p in scope_query(Project, Project.select(), current_user)}
-    return render_page('unit/search.html', title='一户一档', q=text, units=units, names=names)
+    return render_page('unit/search.html', title='一户一档', q=text, units=units, names=names,
+                       owners=owners)
+
+
+def unit_owner_names(unit_ids):
+    """{unit id: '韩梓萱、张伟'} from the units' live contracts (owner and co-owner)."""
+    from models.master import Contract
+    found = {}
+    if not unit_ids:
+        return found
+    rows = list(Contract.live(Contract.unit, Contract.owner, Contract.co_owner)
+                .where(Contract.unit.in_(unit_ids)).tuples())
+    ids = {o for _u, owner, co in rows for o in (owner, co) if o}
+    people = {o.id: o.name for o in Owner.select(Owner.id, Owner.name).where(Owner.id.in_(list(ids) or [0]))}
+    for unit_id, owner, co_owner in rows:
+        for oid in (owner, co_owner):
+            if oid in people and people[oid] not in found.setdefault(unit_id, []):
+                found[unit_id].append(people[oid])
+    return {k: '、'.join(v) for k, v in found.items()}
 
 
 @bp.route('/unit/<int:unit_id>')
@@ -244,8 +264,8 @@ def unit_file(unit_id):
 def unit_export(unit_id):
     if not current_user.can('export'):
         abort(403)
-    from views.excel import (hidden_masked_fields, new_workbook, record_export, send_workbook,
-                             sheet_name, write_provenance, write_query)
+    from views.excel import (hidden_masked_fields, new_workbook, record_export, register_columns,
+                             send_workbook, sheet_name, write_provenance, write_query)
     unit, project, sections, owners = _file(unit_id)
     path, workbook = new_workbook()
     notes = workbook.add_worksheet('说明')
@@ -260,12 +280,15 @@ def unit_export(unit_id):
         plan.append((section.model, section.title,
                      section.model.select().where(pk.in_(ids)).order_by(pk), section.columns))
     for model, title, query, columns in plan:
+        # Each register whole (views.excel.register_columns), less what every row here shares.
+        skip = {'project'} | {f.name for f in _unit_links(model)}
+        columns = [c for c in register_columns(model, columns) if c not in skip]
         masked_map = getattr(model._meta, 'masked', {}) or {}
         masked = hidden_masked_fields(model)
         unmasked = unmasked or any(n in columns for n in masked_map if n not in masked)
         name = sheet_name(title, taken)
         taken.append(name)
-        labels = {c: column_label(model, c) for c in columns}
+        labels = dict({c: column_label(model, c) for c in columns}, id='编号')
         count = write_query(workbook, name, model, query, columns, labels, masked)
         counts.append('%s %s 行' % (title, count))
     write_provenance(workbook, '一户一档：%s %s' % (project.name, unit), '房源 ID %d' % unit.id,

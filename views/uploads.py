@@ -72,6 +72,31 @@ def take_upload(form_field, model_field):
     return name
 
 
+def stored_names(row):
+    """The stored file names a row's attachment fields hold."""
+    from models.base import AttachmentField
+    return [row.__data__[n] for n, f in row._meta.fields.items()
+            if isinstance(f, AttachmentField) and row.__data__.get(n)]
+
+
+def discard(names):
+    """Remove the stored files of `names` that no row of any register (live or in the recycle
+    bin) refers to any more: a replaced or purged attachment does not stay on disk for ever."""
+    from models.base import AttachmentField, all_registers
+    for name in {n for n in names if n}:
+        if any(model.select().where(fld == name).exists()
+               for model in all_registers()
+               for fld in model._meta.fields.values() if isinstance(fld, AttachmentField)):
+            continue
+        path = os.path.join(upload_dir(), os.path.basename(name))
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            current_app.logger.warning('could not remove the replaced upload %s: %s', path, exc)
+
+
 @bp.route('/files/<table>/<int:row_id>/<field>')
 @login_required
 def serve(table, row_id, field):
@@ -87,5 +112,12 @@ def serve(table, row_id, field):
     path = os.path.join(upload_dir(), stored)
     if not os.path.exists(path):
         abort(404)
-    return send_file(path, download_name=stored, as_attachment=not stored.endswith(
-        ('.jpg', '.png', '.gif', '.webp')))
+    return send_file(path, download_name=stored, as_attachment=not is_image(stored))
+
+
+IMAGE_SUFFIXES = ('.jpg', '.png', '.gif', '.webp')
+
+
+def is_image(stored):
+    """A stored photo: shown in the page (a thumbnail in details), not downloaded."""
+    return bool(stored) and stored.lower().endswith(IMAGE_SUFFIXES)

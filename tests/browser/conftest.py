@@ -7,7 +7,8 @@ database, driven by Debian's chromium through Playwright, as the department's pe
              test leaves a full-page screenshot in tests/browser/failures/;
 - `login`    `login(page, 'clerk')` signs the tab in as a demo user (sessions are reused).
 
-Run: `.venv/bin/pytest -q tests/browser`. While writing a scenario, point the tests at a demo portal
+Run: `.venv/bin/pytest -q tests/browser`; `KEFU_SCREENSHOTS=1` also rewrites docs/screenshots/.
+Without chromium every scenario is skipped with the reason (with CI=true that is a failure). While writing a scenario, point the tests at a demo portal
 already running: KEFU_BROWSER_BASE_URL=http://127.0.0.1:5000 KEFU_DEMO_PASSWORD=… .
 """
 import os
@@ -21,20 +22,26 @@ import urllib.request
 import pytest
 from playwright import sync_api as playwright_api
 
-from .harness import (CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD, FAILURES, ROOT, SCREENSHOTS, Portal,
-                      _free_port, new_context, sign_in)
+from .harness import (CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD, FAILURES, ROOT, Portal, _free_port,
+                      new_context, sign_in, take_screenshot)
+
+
+def require_chromium():
+    """Skip (with the reason) when chromium is missing; in CI, which installs it, fail instead.
+    Called before anything starts a browser or the portal."""
+    if CHROMIUM and os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK):
+        return
+    message = 'chromium not found (%s): apt-get install -y chromium, or set KEFU_CHROMIUM' % (
+        CHROMIUM or 'not on PATH')
+    if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope='session')
 def portal():
     """`python app.py --demo` in a subprocess with its own instance folder and SQLite database."""
-    if not os.path.exists(CHROMIUM):
-        # CI installs chromium, so there a missing browser is a failure; on a developer's machine
-        # without it the scenarios are skipped and say why.
-        message = 'chromium not found at %s (apt-get install -y chromium)' % CHROMIUM
-        if os.environ.get('CI'):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     if os.environ.get('KEFU_BROWSER_BASE_URL'):
         # While writing scenarios: reuse a demo portal already running (its demo password given).
         yield Portal(os.environ['KEFU_BROWSER_BASE_URL'].rstrip('/'),
@@ -84,6 +91,7 @@ def portal():
 
 @pytest.fixture(scope='session')
 def browser():
+    require_chromium()
     with playwright_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
@@ -160,13 +168,6 @@ def login(portal):
 
 @pytest.fixture
 def shot():
-    """shot(page, 'name'): keep a screenshot of a main screen in docs/screenshots/name.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    def take(page, name, full_page=False):
-        page.wait_for_load_state()
-        page.evaluate('document.fonts.ready.then(() => true)')
-        path = SCREENSHOTS / (name + '.png')
-        page.screenshot(path=str(path), full_page=full_page)
-        return path
-    return take
+    """shot(page, 'name'): the screen rendered to a picture; kept as docs/screenshots/name.png
+    only when asked (KEFU_SCREENSHOTS=1), so a test run never changes the work tree."""
+    return take_screenshot

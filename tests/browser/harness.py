@@ -3,6 +3,7 @@ record their traffic and keep the portal's static files, and signing in. Fixture
 
 import os
 import re
+import shutil
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,7 +14,9 @@ ROOT = HERE.parents[1]
 FAILURES = HERE / 'failures'
 SCREENSHOTS = ROOT / 'docs' / 'screenshots'
 AXE = HERE / 'vendor' / 'node_modules' / 'axe-core' / 'axe.min.js'
-CHROMIUM = os.environ.get('KEFU_CHROMIUM', '/usr/bin/chromium')
+# KEFU_CHROMIUM, else Debian's chromium on the PATH (empty when there is none).
+CHROMIUM = os.environ.get('KEFU_CHROMIUM') or shutil.which('chromium') or \
+    shutil.which('chromium-browser') or ''
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                  '--disable-background-networking', '--disable-component-update', '--disable-sync']
 DEMO_PASSWORD = 'Demo-Browser-2026!'
@@ -113,3 +116,22 @@ def sign_in(page, username, password):
     page.get_by_label('密码').fill(password)
     page.get_by_role('button', name='登录').click()
     page.wait_for_load_state()
+
+
+def screenshots_wanted():
+    """docs/screenshots/ is rewritten only on request: KEFU_SCREENSHOTS=1."""
+    return os.environ.get('KEFU_SCREENSHOTS') == '1'
+
+
+def take_screenshot(page, name, full_page=False, folder=None):
+    """The page rendered to a PNG (fonts loaded); written to docs/screenshots/<name>.png only
+    when screenshots are wanted, else only returned (bytes), so running tests leaves git clean."""
+    page.wait_for_load_state()
+    page.evaluate('document.fonts.ready.then(() => true)')
+    if not screenshots_wanted():
+        return page.screenshot(full_page=full_page)
+    folder = Path(folder or SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name + '.png')
+    page.screenshot(path=str(path), full_page=full_page)
+    return path

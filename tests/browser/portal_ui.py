@@ -15,7 +15,7 @@ def expect_flash(page, text):
 
 
 def menu_bar(page):
-    """The menu bar above a register list (新建, 导出, 添加筛选器, 选中的, 搜索, 我的视图)."""
+    """The menu bar above a register list (新建, 导出, 添加筛选器, 批量操作, 搜索, 我的视图)."""
     return page.locator('ul.nav-tabs').first
 
 
@@ -55,10 +55,10 @@ def row_with(page, text):
 
 
 def bulk_action(page, label, accept=True):
-    """选中的 → label, answering the confirmation the action asks."""
+    """批量操作 → label, answering the confirmation the action asks."""
     bar = menu_bar(page)
     page.once('dialog', lambda dialog: dialog.accept() if accept else dialog.dismiss())
-    bar.get_by_role('button', name='选中的').or_(bar.get_by_role('link', name='选中的')).click()
+    bar.get_by_role('button', name='批量操作').or_(bar.get_by_role('link', name='批量操作')).click()
     bar.get_by_role('link', name=label).click()
     page.wait_for_load_state()
 
@@ -155,3 +155,17 @@ def save_form(page):
 
 def error_page_text(page):
     return page.locator('.alert').first.inner_text()
+
+
+def assign(page, row, contractor_index=1, deadline='2030-06-30'):
+    """批量操作 → 指派责任单位和整改期限 for the checked `row` (what 整改中 and later need)."""
+    row.locator('input.action-checkbox').check()
+    bar = menu_bar(page)               # this action asks no confirmation
+    bar.get_by_role('button', name='批量操作').or_(bar.get_by_role('link', name='批量操作')).click()
+    bar.get_by_role('link', name='指派责任单位和整改期限').click()
+    page.wait_for_load_state()
+    page.locator('#contractor').select_option(index=contractor_index)
+    page.locator('#deadline').fill(deadline)
+    page.get_by_role('button', name='指派').click()
+    page.wait_for_load_state()
+    expect_flash(page, '已指派')

@@ -21,7 +21,7 @@ def test_admin_creates_a_user_for_one_project_who_then_sees_only_that_project(
     page.get_by_label('姓名').fill('陈专员')
     page.get_by_label('角色').select_option(label='客服专员')
     page.get_by_label('负责项目').select_option(label='上海·静安臻园')
-    page.get_by_label(re.compile('新密码')).fill(FIRST_PASSWORD)
+    page.get_by_label('初始密码').fill(FIRST_PASSWORD)
     page.get_by_role('button', name='保存').click()
     page.wait_for_load_state()
     expect_flash(page, '用户「%s」已保存' % username)

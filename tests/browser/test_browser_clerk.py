@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .portal_ui import (add_filter, bulk_action, edit_row, expect_flash, header_index, list_rows,
+from .portal_ui import (add_filter, assign, bulk_action, edit_row, expect_flash, header_index, list_rows,
                        menu_bar, new_issue, open_workbook, row_with, save_form, sheet_rows, stamp)
 
 
@@ -13,7 +13,7 @@ def test_clerk_finds_a_unit_by_room_number_and_opens_its_file(page, login, shot)
     page.goto('/')
     page.locator('a.dropdown-toggle', has_text='基础数据').click()
     page.get_by_role('link', name='一户一档').click()
-    page.get_by_label('楼栋/房号').fill('2栋 1502')
+    page.get_by_label('房号或业主').fill('2栋 1502')
     page.get_by_role('button', name='查找').click()
     results = page.locator('#unit-results tbody tr')
     expect(results).to_have_count(2)                 # entrances 1 and 2
@@ -30,9 +30,14 @@ def test_clerk_records_an_issue_with_a_photo_that_opens_from_its_details(page, l
     login(page, 'clerk')
     mark = stamp()
     row = new_issue(page, mark, unit=('2栋 1502', '2栋-1-1502'), photo=True)
-    row.locator('a[title="查看记录"]').click()
+    with page.expect_response(re.compile(r'/files/inspection_issue/')) as thumbnail:
+        row.locator('a[title="查看记录"]').click()
+    assert thumbnail.value.status == 200          # the details show the photo's thumbnail
+    photo = page.get_by_role('img', name='照片')
+    expect(photo).to_be_visible()
+    assert photo.evaluate('img => img.naturalWidth') > 0
     with page.expect_response(re.compile(r'/files/inspection_issue/')) as info:
-        page.get_by_role('link', name='查看附件').click()
+        page.locator('a[title="查看原图"]').click()
     response = info.value
     assert response.status == 200
     assert response.headers['content-type'].startswith('image/')
@@ -45,7 +50,10 @@ def test_clerk_records_an_issue_moves_it_to_verify_and_exports_the_list(page, lo
     expect(row.locator('td.col-status')).to_contain_text('待整改')
     expect(row.locator('td.col-unit')).to_contain_text('2栋-1-1502')
 
-    # The contractor reports it fixed: select the row, 选中的 → 转为待验证 (with confirmation).
+    # Assigned to a contractor with a deadline; the contractor reports it fixed: select the row,
+    # 批量操作 → 转为待验证 (with confirmation).
+    assign(page, row)
+    row = row_with(page, mark)
     row.locator('input.action-checkbox').check()
     bulk_action(page, '转为待验证')
     expect_flash(page, '已转为待验证 1 条')
@@ -57,7 +65,7 @@ def test_clerk_records_an_issue_moves_it_to_verify_and_exports_the_list(page, lo
     assert 'flt' in page.url
     expect(list_rows(page).first).to_be_visible()
     with page.expect_download() as info:
-        menu_bar(page).get_by_role('link', name='导出').click()
+        menu_bar(page).get_by_role('link', name='导出', exact=True).click()
     download = info.value
     assert download.suggested_filename.endswith('.xlsx')
     rows = sheet_rows(open_workbook(download).worksheets[0])

@@ -1,10 +1,14 @@
-"""The main screens at the office (1366×768) and on a tablet in portrait on a site walk (768×1024),
-kept as screenshots in docs/screenshots/; saved views; and nothing fetched from outside."""
+"""The main screens at the office (1366×768) and on a tablet in portrait on a site walk (768×1024,
+820×1180), kept as screenshots in docs/screenshots/ when asked; saved views; 待办与预警; no
+console errors; and nothing fetched from outside."""
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from .harness import TABLET, new_context
+
+TABLET_820 = {'width': 820, 'height': 1180}
 from .portal_ui import add_filter, expect_flash, list_rows, menu_bar
 
 
@@ -54,7 +58,7 @@ def test_register_list_with_filters(page, login, shot):
     assert fits_the_width(page)
 
 
-def test_register_list_on_a_tablet(login, shot, browser, portal):
+def test_register_list_on_a_tablet(login, browser, portal):
     tablet = new_context(browser, portal, viewport=TABLET, has_touch=True, is_mobile=True)
     try:
         tab = login(tablet.new_page(), 'clerk')
@@ -65,7 +69,6 @@ def test_register_list_on_a_tablet(login, shot, browser, portal):
         # The table scrolls inside its box; the status column can be reached.
         tab.locator('th.col-status').scroll_into_view_if_needed()
         expect(tab.locator('th.col-status')).to_be_in_viewport()
-        shot(tab, 'register-list-tablet')
     finally:
         tablet.close()
 
@@ -143,3 +146,96 @@ def test_every_asset_comes_from_the_portal_itself(page, login):
         icon_font = page.evaluate("async () => (await document.fonts.load('14px FontAwesome')).length")
         assert icon_font, 'the icon font did not load'
     assert page.context.traffic.urls and page.context.traffic.outside() == []
+
+
+# --------------------------------------------------------------------------- issue 19 §8
+
+@pytest.fixture
+def tablet_820(browser, portal):
+    context = new_context(browser, portal, viewport=TABLET_820, has_touch=True, is_mobile=True)
+    yield context
+    context.close()
+
+
+def test_every_register_list_keeps_its_key_columns_readable_on_an_820_px_tablet(tablet_820, login):
+    """Walk every register: its key columns (房号, 状态, 期限, the row's name: views/screens.py)
+    are on screen without scrolling sideways, and no visible cell is squeezed to one character
+    per line."""
+    from models.base import all_registers
+    from views.screens import key_columns
+    tab = login(tablet_820.new_page(), 'admin')
+    problems = []
+    for model in all_registers():
+        table = model._meta.table_name
+        tab.goto('/admin/%s/?page_size=20' % table)
+        columns = tab.evaluate("""() => [...document.querySelectorAll('.model-list thead th')]
+            .map(th => [...th.classList].find(c => c.startsWith('col-'))).filter(Boolean)
+            .map(c => c.slice(4))""")
+        if not columns:
+            continue
+        measured = tab.evaluate("""(key) => {
+            const width = window.innerWidth, out = {offscreen: [], hidden: [], squeezed: []};
+            for (const name of key) {
+                const th = document.querySelector('.model-list thead th.col-' + name);
+                if (!th || th.offsetParent === null) { out.hidden.push(name); continue; }
+                if (th.getBoundingClientRect().right > width + 1) out.offscreen.push(name);
+            }
+            for (const cell of document.querySelectorAll('.model-list th, .model-list tbody tr:nth-child(-n+10) td')) {
+                if (cell.offsetParent === null || !/col-/.test(cell.className)) continue;
+                const style = getComputedStyle(cell);
+                const inner = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+                if (cell.innerText.trim().length > 1 && inner < 2 * parseFloat(style.fontSize))
+                    out.squeezed.push(cell.className + ' ' + Math.round(inner) + 'px');
+            }
+            out.sideways = document.documentElement.scrollWidth > width + 1;
+            return out; }""", [c for c in columns if c in key_columns(model)])
+        if measured['hidden'] or measured['offscreen'] or measured['squeezed'] or measured['sideways']:
+            problems.append((table, measured))
+    assert problems == [], problems
+
+
+def test_register_list_on_an_820_px_tablet(tablet_820, login, shot):
+    tab = login(tablet_820.new_page(), 'clerk')
+    tab.goto('/admin/inspection_issue/?page_size=20')
+    for label in ('房号', '问题描述', '整改期限', '状态'):
+        expect(tab.locator('.model-list thead th', has_text=label).first).to_be_in_viewport()
+    expect(tab.locator('.model-list thead th.col-project')).to_be_hidden()
+    shot(tab, 'register-list-tablet')
+
+
+MAIN_PAGES = ('/', '/due', '/admin/inspection_issue/', '/admin/inspection_issue/new/',
+              '/admin/handover_entry/', '/admin/handover_entry/daily/', '/admin/contract/',
+              '/admin/complaint/', '/unit/1', '/admin/change_log/')
+
+
+def test_main_pages_log_no_console_errors(page, login):
+    """No Content-Security-Policy violation, no missing favicon, no script error."""
+    page.goto('/login')
+    page.wait_for_load_state('networkidle')
+    login(page, 'supervisor')
+    errors = {}
+    for path in MAIN_PAGES:
+        page.console_errors.clear()
+        page.goto(path)
+        page.wait_for_load_state('networkidle')
+        if page.console_errors:
+            errors[path] = list(page.console_errors)
+    assert errors == {}, errors
+    assert page.evaluate("document.querySelector('link[rel=icon]').href").endswith('favicon.svg')
+
+
+def test_due_list_is_grouped_with_the_clause_on_demand(page, login):
+    login(page, 'clerk')
+    page.goto('/due')
+    groups = page.locator('details.due-group')
+    assert groups.count() > 1
+    first = groups.first
+    expect(first.locator('tr.due-row').first).to_be_visible()
+    expect(groups.nth(1).locator('tr.due-row').first).to_be_hidden()      # closed until opened
+    clause = first.locator('details.due-clause').first
+    expect(clause.locator('q')).to_be_hidden()
+    clause.locator('summary').click()
+    expect(clause.locator('q')).to_be_visible()
+    expect(page.locator('body')).not_to_contain_text('REGISTERS')
+    groups.nth(1).locator("> summary").click()
+    expect(groups.nth(1).locator('tr.due-row').first).to_be_visible()

@@ -1,7 +1,10 @@
 """What the load and fault scripts share: the real server in a temporary instance, a clerk's browser
-(cookies, CSRF token, forms), and the checks run on the database file afterwards.
+(cookies, CSRF token, forms), and the checks run on the database afterwards.
 
-Standard library only: the scripts test the portal as it is deployed (waitress on 127.0.0.1).
+The scripts test the portal as it is deployed (waitress on 127.0.0.1), on SQLite (a file in the
+run's folder) or, with `--database-url postgresql://…` (or KEFU_LOAD_DATABASE_URL), on a fresh
+database created for the run on that PostgreSQL server and dropped with the run's folder.
+Standard library only, and psycopg2 (a dependency of the portal) for PostgreSQL.
 """
 import http.client
 import json
@@ -41,18 +44,127 @@ def percentile(values, pct):
     return ordered[k]
 
 
-class Server:
-    """`python app.py --demo` on 127.0.0.1 with its own instance folder and SQLite file."""
+class Store:
+    """The server's database: a SQLite file in the run's folder, or a database of its own on the
+    PostgreSQL server at `server_url`, made for the run. `connect()` gives a connection whose
+    `execute(sql, params)` takes SQLite's `?` placeholders on both."""
 
-    def __init__(self, workdir=None, threads=8):
+    def __init__(self, workdir, server_url=None, name='kefu'):
+        self.server_url = server_url
+        if server_url:
+            self.name = '%s_%s' % (name.replace('-', '_'), secrets.token_hex(4))
+            self._admin('CREATE DATABASE "%s"' % self.name)
+            self.url = _with_database(server_url, self.name)
+            conn = self._pg(self.url)
+            try:
+                conn.cursor().execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
+            finally:
+                conn.close()
+            self.backup_suffix = '.dump'
+        else:
+            self.path = os.path.join(workdir, name + '.db')
+            self.url = 'sqlite:///' + self.path
+            self.backup_suffix = '.db'
+
+    @property
+    def is_postgres(self):
+        return bool(self.server_url)
+
+    def sibling(self, workdir, name):
+        """An empty store beside this one (a restore target), on the same kind of database."""
+        return Store(workdir, self.server_url, name)
+
+    @staticmethod
+    def _pg(url):
+        import psycopg2
+        conn = psycopg2.connect(url)
+        conn.autocommit = True
+        return conn
+
+    def _admin(self, sql):
+        conn = self._pg(_with_database(self.server_url, 'postgres'))
+        try:
+            conn.cursor().execute(sql)
+        finally:
+            conn.close()
+
+    def connect(self, read_only=True):
+        """Read only on SQLite unless asked (the fault test opens the file as the restarted server
+        would, running WAL recovery)."""
+        if self.is_postgres:
+            return _Connection(self._pg(self.url), '%s')
+        if read_only:
+            return _Connection(sqlite3.connect('file:%s?mode=ro' % self.path, uri=True, timeout=30))
+        return _Connection(sqlite3.connect(self.path, timeout=30))
+
+    def integrity(self):
+        """'ok' or what is wrong. SQLite: PRAGMA integrity_check. PostgreSQL: amcheck's
+        bt_index_check on every B-tree index of the portal's tables (heap and index agree)."""
+        conn = self.connect()
+        try:
+            if not self.is_postgres:
+                return '; '.join(r[0] for r in conn.execute('PRAGMA integrity_check'))
+            conn.execute('CREATE EXTENSION IF NOT EXISTS amcheck')
+            indexes = [r[0] for r in conn.execute(
+                "SELECT c.oid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE a.amname = 'btree' AND n.nspname = 'public' AND c.relpersistence = 'p'")]
+            for oid in indexes:
+                conn.execute('SELECT bt_index_check(?::regclass, true)', (oid,))
+            return 'ok'
+        except Exception as exc:        # sqlite3.DatabaseError / psycopg2.Error: the finding
+            return str(exc)
+        finally:
+            conn.close()
+
+    def drop(self):
+        if self.is_postgres:
+            self._admin('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % self.name)
+
+
+class _Connection:
+    """sqlite3 and psycopg2 behind one `execute(sql, params)` written with `?` placeholders."""
+
+    def __init__(self, conn, param='?'):
+        self.conn, self.param = conn, param
+
+    def execute(self, sql, params=()):
+        if self.param != '?':
+            sql = sql.replace('%', '%%').replace('?', self.param)
+            cursor = self.conn.cursor()
+            cursor.execute(sql, tuple(params))
+            return cursor
+        return self.conn.execute(sql, params)
+
+    def close(self):
+        self.conn.close()
+
+
+def _with_database(url, name):
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, '/' + name, parts.query, ''))
+
+
+def database_url_argument(parser):
+    """The scripts' --database-url: a PostgreSQL server to run on (default: SQLite)."""
+    parser.add_argument('--database-url', default=os.environ.get('KEFU_LOAD_DATABASE_URL'),
+                        help='postgresql://user@host:port/db — run on a fresh database of that '
+                             'server instead of SQLite (default: KEFU_LOAD_DATABASE_URL)')
+
+
+class Server:
+    """`python app.py --demo` on 127.0.0.1 with its own instance folder and database."""
+
+    def __init__(self, workdir=None, threads=8, database_url=None):
         self.workdir = workdir or tempfile.mkdtemp(prefix='kefu-load-')
-        self.db_path = os.path.join(self.workdir, 'kefu.db')
+        self.store = Store(self.workdir, database_url)
         self.port = free_port()
         self.threads = threads
         self.proc = None
+        self.extra_stores = []          # restore targets, dropped with the run
         self.log_path = os.path.join(self.workdir, 'server.log')
         self.env = dict(os.environ, KEFU_INSTANCE_PATH=self.workdir,
-                        KEFU_DATABASE_URL='sqlite:///' + self.db_path,
+                        KEFU_DATABASE_URL=self.store.url,
                         KEFU_DEMO_PASSWORD=DEMO_PASSWORD,
                         KEFU_SECRET_KEY=secrets.token_hex(32), PYTHONUNBUFFERED='1')
 
@@ -210,22 +322,10 @@ def create_clerks(server, count, project_id):
 
 # ------------------------------------------------------------------ the database afterwards
 
-def connect_ro(path):
-    return sqlite3.connect('file:%s?mode=ro' % path, uri=True, timeout=30)
-
-
-def integrity(path):
-    conn = connect_ro(path)
-    try:
-        return '; '.join(r[0] for r in conn.execute('PRAGMA integrity_check'))
-    finally:
-        conn.close()
-
-
-def logged_updates(path, table='unit', marker='LT-'):
+def logged_updates(store, table='unit', marker='LT-'):
     """token -> (row id, version before, version after) for every logged update whose remarks
     carry a load token."""
-    conn = connect_ro(path)
+    conn = store.connect()
     try:
         found = {}
         for row_id, before, after in conn.execute(
@@ -240,8 +340,8 @@ def logged_updates(path, table='unit', marker='LT-'):
         conn.close()
 
 
-def current_rows(path, ids, table='unit'):
-    conn = connect_ro(path)
+def current_rows(store, ids, table='unit'):
+    conn = store.connect()
     try:
         marks = ','.join('?' * len(ids))
         return {r[0]: (r[1], r[2]) for r in conn.execute(
@@ -250,7 +350,7 @@ def current_rows(path, ids, table='unit'):
         conn.close()
 
 
-def lost_updates(path, accepted, refused):
+def lost_updates(store, accepted, refused):
     """Every violation of 'no lost update': returns a list of messages (empty when none).
 
     accepted: token -> (row id, row_version posted); refused: tokens answered as stale.
@@ -259,7 +359,7 @@ def lost_updates(path, accepted, refused):
     - each row's versions form one unbroken chain, and its final data is the last save.
     """
     problems = []
-    logged = logged_updates(path)
+    logged = logged_updates(store)
     for token, (row_id, posted) in accepted.items():
         entries = logged.get(token, [])
         if len(entries) != 1:
@@ -277,7 +377,7 @@ def lost_updates(path, accepted, refused):
     for token, entries in logged.items():
         for row_id, before, after in entries:
             chains.setdefault(row_id, []).append((before, after, token))
-    final = current_rows(path, list(chains)) if chains else {}
+    final = current_rows(store, list(chains)) if chains else {}
     for row_id, steps in chains.items():
         steps.sort(key=lambda s: s[0])
         for (b1, a1, _), (b2, a2, t2) in zip(steps, steps[1:]):
@@ -298,5 +398,7 @@ def finish(server, violations, keep=False):
     for v in violations[:20]:
         print('  - ' + v)
     if not keep and not violations:
+        for store in [server.store] + list(server.extra_stores):
+            store.drop()
         shutil.rmtree(server.workdir, ignore_errors=True)
     return 1 if violations else 0
