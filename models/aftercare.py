@@ -10,7 +10,7 @@ from peewee import (BooleanField, CharField, DateField, DecimalField, ForeignKey
 
 from models.base import AttachmentField, Deadline, choices
 from models.notify import Alert, became
-from models.master import (PROJECT_DATE_HOOKS, Contractor, Department, Owner, Project,
+from models.master import (PROJECT_DATE_HOOKS, rederive, Contractor, Department, Owner, Project,
                            ProjectRegister, Unit)
 from rules import aftercare as rules
 
@@ -539,10 +539,7 @@ class SurveyResponse(ProjectFromParent, ProjectRegister):
 def follow_project_seasons(project_id):
     """A project's heating/cooling seasons (or dates) changed: its warranty expiries and owner
     notice days follow (derived values: no change_log rows)."""
-    for row in WarrantyItem.live().where(WarrantyItem.project == project_id):
-        row.derive()
-        WarrantyItem.update(expires_on=row.expires_on, notice_due_on=row.notice_due_on) \
-            .where(WarrantyItem.id == row.id).execute()
+    rederive(WarrantyItem, project_id, ('expires_on', 'notice_due_on'))
 
 
 PROJECT_DATE_HOOKS.append(follow_project_seasons)

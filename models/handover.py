@@ -11,7 +11,7 @@ from peewee import (JOIN, BooleanField, CharField, DateField, DateTimeField, Dec
                     ForeignKeyField, IntegerField)
 
 from models.base import Deadline, choices, write_tx
-from models.master import PROJECT_DATE_HOOKS, Contract, Owner, Project, ProjectRegister, Unit
+from models.master import PROJECT_DATE_HOOKS, rederive, Contract, Owner, Project, ProjectRegister, Unit
 from rules import handover as rules
 
 STAGE = '交付'
@@ -270,10 +270,7 @@ DATE_DERIVED = ('notice_due_on', 'phone_due_on', 'late_days', 'late_penalty')
 
 def follow_project_dates(project_id):
     """The project's dates moved: notice and call due dates, late days and penalties follow."""
-    for row in HandoverEntry.live().where(HandoverEntry.project == project_id):
-        row.derive()
-        HandoverEntry.update({HandoverEntry._meta.fields[n]: row.__data__.get(n) for n in DATE_DERIVED}) \
-            .where(HandoverEntry.id == row.id).execute()
+    rederive(HandoverEntry, project_id, DATE_DERIVED)
 
 
 PROJECT_DATE_HOOKS.append(follow_project_dates)

@@ -23,6 +23,15 @@ CONTRACTOR_KINDS = choices('总包', '分包', '监理', '营销代理', '物业
 # Stage modules append callables(project_id) that re-derive their rows' dates when a project's
 # launch or delivery date changes (e.g. risk inspections' due dates, countersign deadlines).
 PROJECT_DATE_HOOKS = []
+
+
+def rederive(model, project_id, names):
+    """Re-derive `names` of every live row of `model` in the project (its dates moved); a derived
+    value, not anyone's edit: no change_log rows. What PROJECT_DATE_HOOKS call."""
+    for row in list(model.live().where(model.project == project_id)):
+        row.derive()
+        model.update({model._meta.fields[n]: row.__data__.get(n) for n in names}) \
+             .where(model.id == row.id).execute()
 PROJECT_DATE_FIELDS = ('launch_date', 'contract_delivery_date', 'delivery_start_date',
                        'handover_completed_on')
 # The region's heating and cooling seasons (warranty periods of 2 seasons, 第四十条) as 'MM-DD'.

@@ -13,7 +13,7 @@ from peewee import BooleanField, CharField, DateField, ForeignKeyField, IntegerF
 from models.aftercare import ProjectFromParent
 from models.base import AttachmentField, Deadline, choices
 from models.delivery import AcceptanceRound, InspectionIssue
-from models.master import (PROJECT_DATE_HOOKS, Contract, Department, Project, ProjectRegister,
+from models.master import (PROJECT_DATE_HOOKS, rederive, Contract, Department, Project, ProjectRegister,
                            rules as master_rules)
 from models.risk import SalesScript
 from rules import plans as rules
@@ -474,10 +474,7 @@ DATE_DERIVED = (
 def follow_project_dates(project_id):
     """The project's T moved: the plans' and teams' derived dates follow (no change_log rows)."""
     for model, names in DATE_DERIVED:
-        for row in model.live().where(model.project == project_id):
-            row.derive()
-            model.update({model._meta.fields[n]: row.__data__.get(n) for n in names}) \
-                 .where(model.id == row.id).execute()
+        rederive(model, project_id, names)
 
 
 PROJECT_DATE_HOOKS.append(follow_project_dates)

@@ -8,15 +8,14 @@
 - shared master data (every register without a project) is kept by supervisors and admins only.
 """
 import datetime
-import io
 import re
 
-import openpyxl
 import pytest
 from peewee import DateField, ForeignKeyField
 
 from models.base import ChangeLog, RuleError, all_registers
 from rules import communication as c
+from tests.test_risk_views import _xlsx
 
 TODAY = datetime.date.today()
 EARLY = TODAY - datetime.timedelta(days=10)
@@ -162,15 +161,7 @@ def test_new_issue_created_closed_is_refused_and_its_creator_never_becomes_verif
 
 
 def import_file(headers, rows):
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(headers)
-    for row in rows:
-        sheet.append(row)
-    data = io.BytesIO()
-    book.save(data)
-    data.seek(0)
-    return data
+    return _xlsx([headers] + list(rows))
 
 
 def import_commit(portal, table_name, headers, rows):
