@@ -115,6 +115,8 @@ def create_app(config=None):
             db.close()
 
     app.after_request(add_security_headers)
+    from views import custom as custom_views
+    custom_views.install(app)    # the department's own fields and registers, in every process
 
     @app.context_processor
     def _helpers():

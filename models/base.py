@@ -45,7 +45,10 @@ def make_database(url):
         path = url.split(':///', 1)[1] if ':///' in url else ':memory:'
         return PortalSqliteDatabase(path, check_same_thread=False, **POOL, pragmas={
             'journal_mode': 'wal', 'busy_timeout': 15000, 'foreign_keys': 1,
-            'synchronous': sqlite_synchronous(), 'cache_size': -32000})
+            'synchronous': sqlite_synchronous(), 'cache_size': -32000,
+            # Pages read through the OS's page cache by memory map: a big register's search
+            # does not re-read what SQLite's own 32 MB cache let go (docs/performance.md).
+            'mmap_size': 1 << 30})
     if url.startswith(('postgres://', 'postgresql://', 'postgresql+psycopg2://')):
         url = 'postgresql://' + url.split('://', 1)[1]
         params = parse_db_url(url)
@@ -139,18 +142,20 @@ ROLE_LABELS = {'admin': '系统管理员', 'supervisor': '客服经理', 'clerk'
 ROLE_PERMISSIONS = {
     'admin': {'list', 'view', 'create', 'edit', 'delete', 'approve', 'export', 'import', 'history',
               'restore', 'purge', 'manage_users', 'manage_projects', 'manage_master',
-              'see_id_number', 'see_phone', 'all_projects'},
+              'see_id_number', 'see_phone', 'all_projects', 'manage_definitions',
+              'read_definitions'},
     # Supervisors keep their projects' dates and the department list; only admins add projects.
     'supervisor': {'list', 'view', 'create', 'edit', 'delete', 'approve', 'export', 'import',
                    'history', 'restore', 'manage_master', 'see_id_number', 'see_phone'},
     # Clerks phone owners before handover (manual 004 T-3), so they see phones, not ID numbers.
     'clerk': {'list', 'view', 'create', 'edit', 'export', 'import', 'history', 'see_phone'},
-    'auditor': {'list', 'view', 'export', 'history', 'all_projects'},
+    # Auditors read the department's own field and register definitions, never change them.
+    'auditor': {'list', 'view', 'export', 'history', 'all_projects', 'read_definitions'},
 }
 
 # Actions that change data: an auditor is refused every one of them.
 WRITE_ACTIONS = {'create', 'edit', 'delete', 'approve', 'import', 'restore', 'purge', 'manage_users',
-                 'manage_projects', 'manage_master'}
+                 'manage_projects', 'manage_master', 'manage_definitions'}
 
 
 def role_can(role, action):
@@ -446,8 +451,9 @@ class Register(BaseModel):
             value = self.__data__.get(name)
             if not fld.null and value in (None, '') and fld.default is None:
                 yield name, '「%s」不能为空。' % (fld.verbose_name or name)
-            elif fld.choices and value not in (None, ''):
-                allowed = [c[0] for c in fld.choices]
+            elif fld.choices and value not in (None, '') and \
+                    (value != self.original(name) or getattr(self, '_before_row', None) is None):
+                allowed = [c[0] for c in fld.choices]     # a stored value stays while unchanged
                 if value not in allowed:
                     yield name, '「%s」的值「%s」不在可选范围内（%s）。' % (
                         fld.verbose_name or name, value, '、'.join(str(a) for a in allowed))
@@ -456,6 +462,11 @@ class Register(BaseModel):
                 yield name, '「%s」不能超过 %d 个字符。' % (fld.verbose_name or name, fld.max_length)
             elif isinstance(value, str) and isinstance(fld, TextField) and len(value) > TEXT_MAX_CHARS:
                 yield name, '「%s」不能超过 %d 个字符。' % (fld.verbose_name or name, TEXT_MAX_CHARS)
+        # The department's own fields (models/custom.py) bring their own checks.
+        for fld in meta.fields.values():
+            check = getattr(fld, 'custom_check', None)
+            if check is not None:
+                yield from check(self)
         # Fields only a power may set (Meta.field_powers, e.g. a project's group robot: admins).
         for name, power in getattr(meta, 'field_powers', {}).items():
             if actor is not None and not actor.can(power) and \
@@ -651,15 +662,17 @@ class Register(BaseModel):
                 .order_by(ChangeLog.at.desc(), ChangeLog.id.desc()))
 
 
-def all_registers():
-    """Every concrete register model, in declaration order of the stage modules."""
+def all_registers(include_retired=False):
+    """Every concrete register model, in declaration order of the stage modules (then the
+    department's own registers, models/custom.py; a retired one only when asked)."""
     import models  # noqa: F401  (imports every stage module)
     found = []
 
     def walk(cls):
         for sub in cls.__subclasses__():
             if not sub.__dict__.get('_abstract', False):
-                if sub not in found:
+                if sub not in found and not getattr(sub._meta, 'discarded', False) and \
+                        (include_retired or not getattr(sub._meta, 'retired', False)):
                     found.append(sub)
             walk(sub)
     walk(Register)

@@ -234,10 +234,16 @@ def claim(job_id):
     return taken == 1
 
 
+# Callables run before every job (e.g. following the department's own field definitions).
+BEFORE_RUN = []
+
+
 def run(job_id):
     """Run one job: claimed once, its result or its failure recorded in Chinese."""
     if not claim(job_id):
         return None
+    for hook in BEFORE_RUN:
+        hook()
     job = Job.get_by_id(job_id)
     spec = KINDS.get(job.kind)
     try:

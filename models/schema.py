@@ -82,6 +82,10 @@ MIGRATIONS = [
     (4, 'registers and columns the manuals name (issue 15): seasons, checklists, summary dates',
      lambda: __import__('models.plans').plans.add_manual_gap_columns()),
     (5, 'users: e-mail; projects: group robot (notifications)', lambda: _notification_columns()),
+    (6, 'walking the building: verifications, units walked, tablet receipts',
+     lambda: __import__('models.site_walk').site_walk.create_tables()),
+    (7, "the department's own fields and registers: their definitions",
+     lambda: __import__('models.custom').custom.create_tables()),
 ]
 
 

@@ -7,7 +7,10 @@ List indexes (both databases), partial on live rows (`deleted_at IS NULL`, as ev
 - every declared filter, then the default sort: a filtered page and its count come from one
   index range (for date and number filters, which are ranges, the filter column alone);
 - for project registers, project + each choice/yes-no filter + default sort (project + status
-  + found_on ...).
+  + found_on ...);
+- each foreign key to a unit, an owner or a contract, deleted_at, then the default sort: an
+  address or an owner search names a handful of ids (resolved first), and each id's rows come
+  from the index in list order (a page reads about a page of rows per id, the count none).
 
 Text search, for every register with `Meta.search`:
 - SQLite ≥ 3.34: `<table>_fts`, an FTS5 table with the trigram tokenizer over the register's
@@ -84,6 +87,17 @@ def derived_indexes(model):
     wanted = [sort]
     if scoped:
         wanted.append([('project_id', False)] + [c for c in sort if c[0] != 'project_id'])
+    # Each link to a household (unit, owner, contract), then the default sort: a search for an
+    # address or an owner names a handful of ids (models.search.household_terms), and the rows
+    # of each id come from the index in list order, so a page reads about a page of rows per id
+    # (SQLite leaves an id's range once its rows cannot reach the page: its ORDER BY LIMIT
+    # optimisation) and the count reads the index only. deleted_at, always NULL here, is a
+    # column so that the list's `deleted_at IS NULL` is an equality of this index: without it
+    # SQLite's planner prefers the foreign key's own index, and reads and sorts every row of
+    # the ids.
+    for fld in household_index_fields(model):
+        wanted.append([(fld.column_name, False), ('deleted_at', False)] +
+                      [c for c in sort if c[0] not in (fld.column_name, 'deleted_at')])
     for name in getattr(meta, 'filters', ()) or ():
         fld = meta.fields.get(name)
         if fld is None or name == 'project':
@@ -105,6 +119,12 @@ def derived_indexes(model):
         seen.add(key)
         found.append((_index_name(meta.table_name, columns), columns))
     return found
+
+
+def household_index_fields(model):
+    """The register's foreign keys to a unit, an owner or a contract (household_links)."""
+    links = household_links(model)
+    return [f for kind in ('unit', 'owner', 'contract') for f in links.get(kind, ())]
 
 
 def _index_name(table, columns):
@@ -444,6 +464,10 @@ def _gram_match(word):
 # Of a name or phone fragment, this many owners are named by id; more, and the owners' query is
 # kept as a subquery (a one-character surname matches thousands).
 OWNER_IDS_CAP = 500
+# Of an address, this many units are named by id (a home in every project that has it: 20 in
+# the benchmark; a building alone, 「8号楼」, a few hundred); more, and the units' query is kept
+# as a subquery.
+UNIT_IDS_CAP = 500
 
 
 def _household_models():
@@ -496,6 +520,46 @@ def address_units(address):
     return query
 
 
+def _ids_or_query(query, cap):
+    """The ids `query` selects, as a list, when there are at most `cap`; else `query` itself.
+
+    A list lets the register's (link, sort) index be read id by id in list order: the page
+    reads about a page of rows per id and the count only the index, where an IN (subquery) the
+    planner cannot see into reads and sorts every matching row."""
+    ids = [r[0] for r in query.limit(cap + 1).tuples()]
+    return ids if len(ids) <= cap else query
+
+
+def resolved_units(address):
+    """The ids of the units an Address names (address_units), or their query when many.
+
+    Read once per request: a list page builds its query twice (the indexed one and the plain
+    one it may walk instead), both for the same units."""
+    memo = _request_memo()
+    key = ('units', _db_key(), address)
+    if memo is not None and key in memo:
+        return memo[key]
+    found = _ids_or_query(address_units(address), UNIT_IDS_CAP)
+    if memo is not None:
+        memo[key] = found
+    return found
+
+
+def _request_memo():
+    """A dict that lives as long as the current request (None outside one)."""
+    try:
+        from flask import has_request_context, request
+    except ImportError:
+        return None
+    if not has_request_context():
+        return None
+    memo = getattr(request, '_kefu_household_memo', None)
+    if memo is None:
+        memo = {}
+        setattr(request, '_kefu_household_memo', memo)
+    return memo
+
+
 def _owners_of_units(units):
     _unit, owner, contract = _household_models()
     live = contract.deleted_at.is_null()
@@ -514,7 +578,18 @@ def _units_of_owners(owners):
 
 def matching_owners(word, phone_tail=False):
     """Owners whose name or phone holds `word` (or whose phone ends with it: 手机尾号): a list of
-    ids, or a subquery when there are many; None when there are none."""
+    ids, or a subquery when there are many; None when there are none. Read once per request."""
+    memo = _request_memo()
+    key = ('owners', _db_key(), word, phone_tail)
+    if memo is not None and key in memo:
+        return memo[key]
+    found = _matching_owners(word, phone_tail)
+    if memo is not None:
+        memo[key] = found
+    return found
+
+
+def _matching_owners(word, phone_tail):
     owner = _household_models()[1]
     if phone_tail:
         cond = owner.phone.endswith(word)
@@ -522,11 +597,9 @@ def matching_owners(word, phone_tail=False):
         cond = _like_any([owner.name, owner.phone], word)
         if _indexed(owner, text_fields(owner), word):   # the owner register's own search index
             cond = search_condition(owner, text_fields(owner), word) & cond
-    query = owner.select(owner.id).where(owner.deleted_at.is_null() & cond)
-    ids = [r[0] for r in query.limit(OWNER_IDS_CAP + 1).tuples()]
-    if not ids:
-        return None
-    return ids if len(ids) <= OWNER_IDS_CAP else query
+    found = _ids_or_query(owner.select(owner.id).where(owner.deleted_at.is_null() & cond),
+                          OWNER_IDS_CAP)
+    return found if not isinstance(found, list) or found else None
 
 
 def household_condition(model, units, owners, precise=True, depth=0):
@@ -590,7 +663,7 @@ def household_terms(model, text):
                 model, _units_of_owners(owners), owners, precise=False)
             terms.append((part, cond))
             continue
-        units = address_units(part)
+        units = resolved_units(part)
         if part.room_only:
             cond = household_condition(model, units, _owners_of_units(units))
             tail = matching_owners(part.room, phone_tail=True)
@@ -639,7 +712,7 @@ def household_filter(model, kind, text):
         address = parse_address(text)
         if address is None:
             return SQL('1 = 0')
-        units = address_units(address)
+        units = resolved_units(address)
         return household_condition(model, units, _owners_of_units(units))
     owners = matching_owners(text) if text else None
     if owners is None:

@@ -34,6 +34,10 @@ def _reset_postgres():
         init_db()
         _PG_READY['done'] = True
     from models.schema import MIGRATIONS, SchemaVersion
+    from models import custom
+    if 'custom_field' in db.get_tables():
+        db.execute_sql('TRUNCATE custom_field, custom_register, custom_definition_state')
+        custom.drop_undefined()      # a test's own fields and registers
     tables = [t for t in db.get_tables() if t != 'schema_version']
     with db.connection_context():
         db.execute_sql('TRUNCATE %s RESTART IDENTITY CASCADE' % ', '.join('"%s"' % t for t in tables))
@@ -85,6 +89,12 @@ def fresh_database(application, template, folder):
     application.config['KEFU_UPLOAD_DIR'] = str(folder / 'uploads')
     application.instance_path = str(folder)
     db.connect(reuse_if_open=True)
+    # The models and views say what this database defines (a test's own fields are gone).
+    from models import custom
+    from views.custom import follow
+    custom.sync(force=True)
+    with application.app_context():
+        follow(application)
 
 
 @pytest.fixture

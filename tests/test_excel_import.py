@@ -405,17 +405,22 @@ def test_import_page_is_chinese_and_links_the_template(client_as):
 
 def test_every_register_exports_gives_a_template_and_reads_it_back(app, projects, client_as):
     from views.base import RegisterView
-    tables = [v.endpoint for v in app.extensions['admin'][0]._views if isinstance(v, RegisterView)]
+    tables = [v.endpoint for v in app.extensions['admin'][0]._views if isinstance(v, RegisterView)
+              and not getattr(v.model._meta, 'retired', False)]    # another test's own register
     assert {'unit', 'contract', 'owner', 'project'} <= set(tables)
-    supervisor = client_as('supervisor')
+    views = {v.endpoint: v for v in app.extensions['admin'][0]._views if isinstance(v, RegisterView)}
+    supervisor, admin = client_as('supervisor'), client_as('admin')
     failures = []
     for table in tables:
-        exported = supervisor.get('/admin/%s/export/xlsx/' % table)
-        template = supervisor.get('/admin/%s/import/template' % table)
+        # The definitions of the department's own fields are the administrators' (and read by
+        # auditors): their register is tried as an administrator.
+        portal = admin if getattr(views[table].model._meta, 'list_power', None) else supervisor
+        exported = portal.get('/admin/%s/export/xlsx/' % table)
+        template = portal.get('/admin/%s/import/template' % table)
         if exported.status_code != 200 or template.status_code != 200:
             failures.append((table, exported.status_code, template.status_code))
             continue
-        page = upload(supervisor, table, template.data)   # only the example row: skipped
+        page = upload(portal, table, template.data)   # only the example row: skipped
         if page.status_code != 200 or '没有数据行' not in page.get_data(as_text=True):
             failures.append((table, 'template read back', page.status_code))
     assert failures == []

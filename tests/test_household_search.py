@@ -7,6 +7,7 @@ import re
 
 import openpyxl
 import pytest
+from peewee import SQL
 
 from models.aftercare import Complaint, ComplaintFollowUp, RepairOrder
 from models.base import all_registers
@@ -263,3 +264,112 @@ def test_import_says_which_home_is_unclear_or_missing(households, make, projects
                        .get_data(as_text=True))
     text = ' '.join(str(e) for e in errors)
     assert '3栋1602' in text and '9栋1单元101' in text
+
+
+# ------------------------------------------------------------------ the address search is indexed
+
+def _household_plan(query):
+    """The database's plan of `query`, as one string (SQLite or PostgreSQL)."""
+    from models.base import db, is_sqlite
+    sql, params = query.sql()
+    if is_sqlite():
+        return ' '.join(str(row[3]) for row in db.execute_sql('EXPLAIN QUERY PLAN ' + sql, params))
+    with db.atomic():
+        # A test's few rows are read fastest by a sequential scan; ask which index serves.
+        db.execute_sql('SET LOCAL enable_seqscan = off')
+        return ' '.join(row[0] for row in db.execute_sql('EXPLAIN ' + sql, params))
+
+
+def _address_page(text, size=51):
+    fields = [InspectionIssue._meta.fields[n] for n in InspectionIssue._meta.search]
+    query = InspectionIssue.select().where(InspectionIssue.deleted_at.is_null())
+    query = search.apply_search(query, InspectionIssue, fields, text, mode='join')
+    return query.order_by(InspectionIssue.found_on.desc(), InspectionIssue.id.desc()).limit(size)
+
+
+def test_every_register_about_a_unit_has_a_unit_index_in_list_order(app):
+    """Derived from the declaration: each link to a unit, an owner or a contract, then the list's
+    sort, partial on live rows (deleted_at a column of it, so SQLite's planner prefers it)."""
+    from models.base import db
+    for model in all_registers():
+        for fld in search.household_index_fields(model):
+            names = [n for n, cols in search.derived_indexes(model)
+                     if cols[:2] == [(fld.column_name, False), ('deleted_at', False)]]
+            assert names, (model, fld.name)
+            built = {i.name for i in db.get_indexes(model._meta.table_name)}
+            assert names[0] in built, names[0]
+    columns = dict(search.derived_indexes(InspectionIssue))
+    assert [(c, d) for c, d in columns['kx_inspection_issue__unit_id_deleted_at_found_on_id']] == \
+        [('unit_id', False), ('deleted_at', False), ('found_on', True), ('id', True)]
+
+
+def test_an_address_is_resolved_to_unit_ids_before_the_register_is_read(households):
+    """A full address names its units by id (a handful), so the register's rows are read from
+    its (unit, sort) index: no subquery the planner cannot see into, no scan of the register."""
+    query = _address_page('3栋1单元1602')
+    sql, params = query.sql()
+    assert households['target']['unit'].id in params
+    assert 'FROM "unit"' not in sql
+    assert [r.id for r in query] == [households['target']['inspection_issue'].id]
+    plan = _household_plan(query)
+    from models.base import is_sqlite
+    if is_sqlite():
+        assert 'kx_inspection_issue__unit_id_deleted_at_found_on_id (unit_id=? AND deleted_at=?)' \
+            in plan, plan
+        assert 'SCAN t1' not in plan, plan
+    else:   # on a test's few rows PostgreSQL may as well walk the sort index: no scan either way
+        assert 'Seq Scan on inspection_issue' not in plan and 'Index' in plan, plan
+
+
+def test_the_count_of_an_address_search_reads_the_index_only(households):
+    from models.base import is_sqlite
+    if not is_sqlite():
+        pytest.skip('covering-index plans are SQLite-specific')
+    query = _address_page('3-1-1602').order_by().limit(None).select(InspectionIssue.id).limit(1001)
+    plan = _household_plan(query)
+    assert 'COVERING INDEX kx_inspection_issue__unit_id_deleted_at_found_on_id' in plan, plan
+
+
+def test_an_address_naming_many_units_keeps_them_as_a_subquery(households, monkeypatch):
+    monkeypatch.setattr(search, 'UNIT_IDS_CAP', 1)
+    query = _address_page('1602')      # three units hold room 1602
+    assert 'FROM "unit"' in query.sql()[0]
+    wanted = sorted(households[k]['inspection_issue'].id for k in ('target', 'entrance2', 'building13'))
+    assert sorted(r.id for r in query) == wanted
+
+
+def test_an_address_naming_no_unit_finds_nothing(households, client_as):
+    assert list_ids(client_as('clerk'), 'inspection_issue', search='9栋1单元909') == []
+
+
+def test_a_page_of_an_address_search_reads_about_a_page_per_unit(households, projects):
+    """Two homes with 200 issues each (and 1,800 newer issues of other homes): the first page
+    (51 rows) is read from the (unit, sort) index unit by unit, leaving each unit's range once
+    its rows cannot reach the page — neither all 400 rows read and sorted (the foreign key's
+    index) nor the newer rows walked (the list's sort index); SQLite's ORDER BY LIMIT
+    optimisation."""
+    from models.base import db, is_sqlite
+    if not is_sqlite():
+        pytest.skip('rows read are counted with an SQLite function')
+    project = projects['mine']
+    rows = []
+    for key in ('target', 'entrance2'):
+        unit = households[key]['unit']
+        rows += [dict(project=project.id, unit=unit.id, category='使用功能', description='批量%d' % n,
+                      found_on=D(2025, 1, 1) + datetime.timedelta(days=n), version=1)
+                 for n in range(200)]
+    for key in ('building13', 'b2', 'b12'):     # newer rows of other homes: a walk of the list's
+        unit = households[key]['unit']          # order would pass them all first
+        rows += [dict(project=project.id, unit=unit.id, category='使用功能', description='别家%d' % n,
+                      found_on=D(2026, 1, 1) + datetime.timedelta(days=n % 300), version=1)
+                 for n in range(600)]
+    for start in range(0, len(rows), 200):
+        InspectionIssue.insert_many(rows[start:start + 200]).execute()
+    read = []
+    db.connection().create_function('kefu_tick', 1, lambda value: read.append(value) or 1)
+    query = _address_page('3栋1602')    # both entrances: the two homes
+    query = query.where(SQL('kefu_tick("t1"."id")'))
+    found = list(query)
+    assert len(found) == 51
+    assert [r.found_on for r in found] == sorted((r.found_on for r in found), reverse=True)
+    assert len(read) < 150, len(read)

@@ -140,6 +140,19 @@ class LoginForm(FlaskForm):
                                                Length(max=256)])
 
 
+def start_session(user):
+    """The user (password checked) is signed in: the login recorded, the session renewed."""
+    from views import security
+    security.record_login(user.username, True)
+    if not user.session_token:
+        user.session_token = new_session_token()
+    user.last_login_at = now()
+    user.save(only=[User.session_token, User.last_login_at])
+    session.clear()
+    session.permanent = True
+    login_user(user)
+
+
 @bp.route('/login', methods=['GET', 'POST'])
 def login():
     from views import security
@@ -151,14 +164,7 @@ def login():
     if form.validate_on_submit():
         user = User.get_or_none(User.username == form.username.data.strip())
         if user is not None and user.active and check_password(user, form.password.data):
-            security.record_login(user.username, True)
-            if not user.session_token:
-                user.session_token = new_session_token()
-            user.last_login_at = now()
-            user.save(only=[User.session_token, User.last_login_at])
-            session.clear()
-            session.permanent = True
-            login_user(user)
+            start_session(user)
             if user.must_change_password:
                 flash('首次登录请先修改密码。', 'warning')
                 return redirect(url_for('account.change_password'))

@@ -217,21 +217,43 @@ class RegisterView(PortalAccess, SafeListArgs, ModelView):
     def __init__(self, model, **kwargs):
         meta = model._meta
         self.register = model
+        self._derive(model)
+        kwargs.setdefault('name', self.name_cn)
+        kwargs.setdefault('category', getattr(meta, 'stage', None))
+        kwargs.setdefault('endpoint', meta.table_name)
+        kwargs.setdefault('url', '/admin/%s' % meta.table_name)
+        super().__init__(model, **kwargs)
+
+    def rederive(self):
+        """Derive the view again from its model's declaration, which changed at run time (the
+        department's own fields and registers, models/custom.py): forms, list, filters, search."""
+        self._derive(self.model)
+        self.name = self.name_cn
+        self._search_fields = []        # init_search appends to it
+        self._refresh_cache()
+
+    def _derive(self, model):
+        meta = model._meta
         self.name_cn = getattr(meta, 'verbose_name', meta.table_name)
+        # Fields an administrator removed keep their data (the export has them), nothing else.
+        hidden = set(getattr(meta, 'custom_hidden', ()))
         # Everything below is derived from the model's declaration (STYLE.md: one declaration).
         list_columns = tuple(getattr(meta, 'list_columns', ())) or tuple(
             n for n in meta.sorted_field_names if n not in ('id',) + Register.AUDIT_FIELDS)
-        self.column_list = getattr(self, 'column_list', None) or list_columns
+        declared = getattr(type(self), 'column_list', None)
+        declared = declared if isinstance(declared, (list, tuple)) else None
+        self.column_list = [c for c in (declared or list_columns) if c not in hidden]
         self.column_labels = dict(self._labels(model), **_declared(self, 'column_labels'))
         self.column_descriptions = {n: f.help_text for n, f in meta.fields.items() if f.help_text}
         self.column_sortable_list = [c for c in self.column_list if c in meta.fields]
-        self.column_searchable_list = list(getattr(meta, 'search', ()))
+        self.column_searchable_list = [n for n in getattr(meta, 'search', ()) if n not in hidden]
         self.column_default_sort = list(getattr(meta, 'default_sort', ())) or [('id', True)]
         self.column_filters = self._derive_filters(model)
         readonly = set(getattr(meta, 'readonly', ()))
         # Inherited fields sort first; the project leads, remarks close the form.
         names = [n for n in meta.sorted_field_names
-                 if n not in ('id', 'remarks') + Register.AUDIT_FIELDS and n not in readonly]
+                 if n not in ('id', 'remarks') + Register.AUDIT_FIELDS and n not in readonly
+                 and n not in hidden]
         self.form_columns = names + (['remarks'] if 'remarks' in meta.fields else [])
         self.form_ajax_refs = self._derive_ajax_refs(model)
         self.column_formatters = dict(self._fk_formatters(model),
@@ -243,16 +265,28 @@ class RegisterView(PortalAccess, SafeListArgs, ModelView):
                                       for n in self.form_ajax_refs},
                                      **_declared(self, 'form_widget_args'))
         self.column_details_list = [n for n in meta.sorted_field_names
-                                    if n not in ('deleted_at', 'deleted_by')] + \
+                                    if n not in ('deleted_at', 'deleted_by') and n not in hidden] + \
             [c for c in self.column_list if c not in meta.fields]
         self.attachment_fields = [n for n, f in meta.fields.items() if isinstance(f, AttachmentField)]
+        from views.custom import form_overrides
         self.form_overrides = dict({n: UploadField for n in self.attachment_fields},
-                                   **_declared(self, 'form_overrides'))
-        kwargs.setdefault('name', self.name_cn)
-        kwargs.setdefault('category', getattr(meta, 'stage', None))
-        kwargs.setdefault('endpoint', meta.table_name)
-        kwargs.setdefault('url', '/admin/%s' % meta.table_name)
-        super().__init__(model, **kwargs)
+                                   **form_overrides(model), **_declared(self, 'form_overrides'))
+
+    def scaffold_form(self):
+        """The form in the declared order (`form_columns`: the project first, 备注 last), not in
+        the order wtf-peewee happens to build its fields."""
+        from wtforms.fields.core import UnboundField
+        form_class = super().scaffold_form()
+        rank = {name: i for i, name in enumerate(self.form_columns or ())}
+        unbound = [(name, value) for name, value in vars(form_class).items()
+                   if isinstance(value, UnboundField)]
+        if unbound:
+            first = min(value.creation_counter for _, value in unbound)
+            ordered = sorted(unbound, key=lambda item: (rank.get(item[0], len(rank)),
+                                                         item[1].creation_counter))
+            for offset, (_, value) in enumerate(ordered):
+                value.creation_counter = first + offset
+        return form_class
 
     def get_list_row_actions(self):
         from views.listing import PageRowAction
@@ -311,6 +345,9 @@ class RegisterView(PortalAccess, SafeListArgs, ModelView):
                 else:
                     found.append(pf.FilterEqual(fld, label, options=self._fk_options(target)))
                 found.append(pf.FilterEmpty(fld, label))
+            elif getattr(fld, 'options', None) is not None and not fld.choices:   # 多选
+                found += [pf.FilterLike(fld, label, options=[(o, o) for o in fld.options]),
+                          pf.FilterEmpty(fld, label)]
             elif fld.choices:
                 opts = [(c[0], c[1]) for c in fld.choices]
                 found += [pf.FilterEqual(fld, label, options=opts),
@@ -332,9 +369,11 @@ class RegisterView(PortalAccess, SafeListArgs, ModelView):
                 found += [pf.FilterLike(fld, label), pf.FilterEqual(fld, label),
                           pf.FilterEmpty(fld, label)]
         from models import search as search_index
+        custom = [f for f in found if getattr(f.column, 'custom', None)]
+        found = [f for f in found if f not in custom]
         if search_index.is_household_register(model):    # last: the others keep their numbers
             found += [HouseholdFilter(model, 'address'), HouseholdFilter(model, 'owner')]
-        return found
+        return found + custom     # the department's own fields after every declared filter
 
     @staticmethod
     def _fk_options(target):
@@ -366,14 +405,24 @@ class RegisterView(PortalAccess, SafeListArgs, ModelView):
     def _get_filter_groups(self):
         # Filter dropdowns (projects, contractors) depend on who asks: rebuilt per request.
         self._refresh_filters_cache()
-        return super()._get_filter_groups()
+        groups = super()._get_filter_groups()
+        hidden = {str(self.model._meta.fields[n].verbose_name)
+                  for n in getattr(self.model._meta, 'custom_hidden', ())}
+        if hidden and groups:    # a removed field keeps its filter's number, not its menu entry
+            groups = type(groups)((k, v) for k, v in groups.items() if str(k) not in hidden)
+        return groups
 
     # ------------------------------------------------------------------ powers
     def is_accessible(self):
         return (current_user.is_authenticated and current_user.is_active
-                and current_user.can('list'))
+                and current_user.can(self.power_for('list')))
+
+    def is_visible(self):
+        return not getattr(self.model._meta, 'retired', False)
 
     def _handle_view(self, name, **kwargs):
+        if getattr(self.model._meta, 'retired', False):    # a custom register deleted (or of
+            abort(404)                                      # another database): not here
         response = super()._handle_view(name, **kwargs)
         if response is not None:
             return response
@@ -392,6 +441,8 @@ class RegisterView(PortalAccess, SafeListArgs, ModelView):
         Meta.edit_power, Meta.delete_power), e.g. only admins create projects."""
         if action in ('create', 'edit', 'delete'):
             return getattr(self.model._meta, '%s_power' % action, None) or action
+        if action in ('list', 'view', 'history'):   # e.g. definitions: admins and auditors only
+            return getattr(self.model._meta, 'list_power', None) or action
         return action
 
     @property

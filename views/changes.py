@@ -54,7 +54,9 @@ class Change:
 
 
 def registers_by_table():
-    found = {m._meta.table_name: (m, m.register_name()) for m in all_registers()}
+    # A deleted custom register's history still reads with its name and labels.
+    found = {m._meta.table_name: (m, m.register_name())
+             for m in all_registers(include_retired=True)}
     for table, pair in OTHER_TABLES.items():
         found.setdefault(table, pair)
     return found
@@ -188,6 +190,11 @@ class Reader:
         fld = model._meta.fields.get(name) if model is not None else None
         if fld is not None and fld.verbose_name:
             return fld.verbose_name
+        if model is not None:        # a custom field purged since: the label it had
+            from models.custom import purged_label
+            found = purged_label(model._meta.table_name, name)
+            if found:
+                return found
         return EXTRA_LABELS.get(name, name)
 
     def value(self, model, name, raw):

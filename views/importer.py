@@ -355,6 +355,11 @@ class References:
                 names.setdefault(_name_key(name), []).append(oid)
                 if id_number:
                     names.setdefault(_name_key(id_number).upper(), []).append(oid)
+        elif table == 'app_user':     # a person (custom 人员 fields): by name, login or both
+            for uid, username, display in query.select(target.id, target.username,
+                                                       target.display_name).tuples():
+                for key in (display, username, '%s（%s）' % (display, username)):
+                    names.setdefault(_name_key(key), []).append(uid)
         elif table == 'project':
             for pid, code, name in query.select(target.id, target.code, target.name).tuples():
                 names.setdefault(_name_key(code), []).append(pid)
@@ -1379,6 +1384,35 @@ def import_commit_job(job, table, token, filename):
 
 # --------------------------------------------------------------------------- the template
 
+def _link_names(importer, name, project_id):
+    """{name: ids} of the rows link `name` may name in an example row: the user's rows of its
+    register, narrowed to those the register says such a link can name (Meta.link_where, e.g. a
+    verification names an issue awaiting verification)."""
+    target = importer.fields[name].rel_model
+    names = importer.refs._names(target, project_id)
+    where = (getattr(importer.model._meta, 'link_where', None) or {}).get(name)
+    if where is None:
+        return names
+    fit = {r[0] for r in target.select(target.id).where(where(target)).limit(5000).tuples()}
+    return {key: ids for key, ids in names.items() if fit & set(ids)}
+
+
+def _example_project(importer, project_id):
+    """The example row's project: the user's first, or, when a link of the register can only
+    name some rows (Meta.link_where), the project of the first such row the user may see."""
+    for name, where in (getattr(importer.model._meta, 'link_where', None) or {}).items():
+        target = importer.fields[name].rel_model
+        if 'project' not in target._meta.fields:
+            continue
+        if _link_names(importer, name, project_id):
+            return project_id
+        row = scope_query(target, target.select(target.project), importer.actor) \
+            .where(where(target)).order_by(target._meta.primary_key).first()
+        if row is not None:
+            return row.__data__['project']
+    return project_id
+
+
 def _example(importer, name, project_id):
     fld = importer.fields[name]
     if name == 'remarks':
@@ -1387,8 +1421,8 @@ def _example(importer, name, project_id):
         return str(fld.choices[0][1])
     if isinstance(fld, ForeignKeyField):
         target = fld.rel_model
-        names = importer.refs._names(target, project_id if 'project' in target._meta.fields
-                                     else None)
+        names = _link_names(importer, name, project_id if 'project' in target._meta.fields
+                            else None)
         if target._meta.table_name == 'project':
             pid = project_id
             for key, ids in names.items():
@@ -1454,7 +1488,7 @@ def _settled_example(importer, example):
                     target = fld.rel_model
                     project_id = importer.refs.project(example.get('project', ''))[0] \
                         if 'project' in target._meta.fields and 'project' in example else None
-                    options = [example[name]] + list(importer.refs._names(target, project_id))[:100]
+                    options = [example[name]] + list(_link_names(importer, name, project_id))[:100]
                 else:
                     continue
                 tried = [(len(_example_problems(importer, dict(example, **{name: v}))), v)
@@ -1520,6 +1554,7 @@ def template_download(view):
         date_fmt = workbook.add_format({'num_format': 'yyyy-mm-dd'})
         ids = actor.project_ids
         project_id = ids[0] if ids else next(iter(importer.refs.projects_by_code.values()), None)
+        project_id = _example_project(importer, project_id)
         option_col = 0
         examples = _settled_example(importer, {n: _example(importer, n, project_id)
                                                for n in importer.columns})

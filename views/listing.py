@@ -373,9 +373,13 @@ def _after(fld, value, desc):
             return fld.is_null(False)
         return None                      # NULLs come last: nothing after
     cond = (fld > value) if greater else (fld < value)
-    if greater != null_small:            # NULLs come after every value
+    if greater != null_small and _nullable(fld):     # NULLs come after every value
         cond = cond | fld.is_null()
     return cond
+
+
+def _nullable(fld):
+    return getattr(fld, 'null', True)
 
 
 def _equal(fld, value):
@@ -395,10 +399,14 @@ def keyset_condition(order, values, reverse=False):
     if cond is None:
         return SQL('1 = 0')
     first_fld, first_desc = order[0]
-    bound = _after(first_fld, values[0], first_desc != reverse)
-    # A plain bound on the leading sort column lets the database start the index range there.
-    if bound is not None and values[0] is not None:
-        cond = ((bound | _equal(first_fld, values[0])) & cond)
+    # A plain bound on the leading sort column (>= or <=, a range, not an OR the planner cannot
+    # use) lets the database start the index range there.
+    if values[0] is not None:
+        greater = not (first_desc != reverse)
+        bound = (first_fld >= values[0]) if greater else (first_fld <= values[0])
+        if greater != is_sqlite() and _nullable(first_fld):    # NULLs come after every value
+            bound = bound | first_fld.is_null()
+        cond = bound & cond
     return cond
 
 
