@@ -8,6 +8,7 @@ version and write exactly one `change_log` row in the same transaction.
 import datetime
 import decimal
 import json
+import threading
 from dataclasses import dataclass, field as dc_field
 from typing import Callable, Optional
 
@@ -112,11 +113,46 @@ def is_sqlite():
     return isinstance(db.obj, SqliteDatabase)
 
 
+_after_commit = threading.local()
+
+
+def after_commit(func):
+    """Run `func` once the outermost write transaction (`write_tx`) has committed — at once when
+    there is none; never when it rolls back. For work other requests must not see half-done,
+    such as the models following a changed field definition (models/custom.py)."""
+    if not db.in_transaction():
+        func()
+        return
+    _after_commit.__dict__.setdefault('pending', []).append(func)
+
+
+class _WriteTx:
+    """`write_tx()`: the database's transaction, and `after_commit` work when it is the outer one."""
+
+    def __init__(self):
+        self.tx = db.atomic('IMMEDIATE') if is_sqlite() else db.atomic()
+        self.outer = False
+
+    def __enter__(self):
+        self.outer = not db.in_transaction()
+        if self.outer:
+            _after_commit.pending = []
+        return self.tx.__enter__()
+
+    def __exit__(self, kind, value, traceback):
+        try:
+            return self.tx.__exit__(kind, value, traceback)
+        finally:
+            if self.outer:
+                pending, _after_commit.pending = getattr(_after_commit, 'pending', []), []
+                if kind is None:
+                    for func in pending:
+                        func()
+
+
 def write_tx():
     """A write transaction: BEGIN IMMEDIATE on SQLite (writers queue on the busy timeout)."""
-    if is_sqlite():
-        return db.atomic('IMMEDIATE')
-    return db.atomic()
+    return _WriteTx()
 
 
 def now():
@@ -457,6 +493,10 @@ class Register(BaseModel):
                 if value not in allowed:
                     yield name, '「%s」的值「%s」不在可选范围内（%s）。' % (
                         fld.verbose_name or name, value, '、'.join(str(a) for a in allowed))
+            if isinstance(value, int) and not isinstance(value, bool) and \
+                    isinstance(fld, IntegerField) and not isinstance(fld, ForeignKeyField) and \
+                    not -2 ** 31 < value < 2 ** 31:
+                yield name, '「%s」的数值超出允许的范围。' % (fld.verbose_name or name)
             if isinstance(value, str) and isinstance(fld, CharField) and \
                     fld.max_length and len(value) > fld.max_length:
                 yield name, '「%s」不能超过 %d 个字符。' % (fld.verbose_name or name, fld.max_length)

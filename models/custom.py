@@ -22,8 +22,8 @@ import uuid
 from peewee import (BooleanField, CharField, DateField, DecimalField, FloatField, ForeignKeyField,
                     IntegerField, TextField)
 
-from models.base import (BaseModel, Deadline, Register, RuleError, User, all_registers, db,
-                         is_sqlite, now)
+from models.base import (BaseModel, Deadline, Register, RuleError, User, after_commit,
+                         all_registers, db, is_sqlite, now)
 from models.master import ProjectRegister, Unit
 from rules import custom as rules
 
@@ -153,10 +153,15 @@ class CustomRegister(Register):
             CustomRegister.update(table_name=self.table_name).where(CustomRegister.id == self.id).execute()
             model = register_class(self)
             db.create_tables([model], safe=True)
+            set_retired(model, True)      # a register for this process once it has committed
         _after_definition_change(tables=[self.table_name])
 
     def purge_logged(self, actor, note=None):
         raise RuleError([(None, '自定义台账不能彻底删除（其记录仍在）；删除后可在回收站恢复。')])
+
+    def restore_logged(self, actor):
+        _check_restore(self, actor)
+        return super().restore_logged(actor)
 
 
 class CustomField(Register):
@@ -230,6 +235,8 @@ class CustomField(Register):
             yield 'name', '%s已有名为「%s」的自定义字段。' % (register_label(self.register), self.name)
         for message in rules.options_problems(self.kind, rules.parse_options(self.options)):
             yield 'options', message
+        if not -9999 <= (self.position or 0) <= 9999:
+            yield 'position', '顺序须在 -9999 到 9999 之间。'
         if self.searchable and self.kind not in rules.TEXT_KINDS:
             yield 'searchable', '只有「文本」「多行文本」字段可以被搜索。'
 
@@ -240,17 +247,33 @@ class CustomField(Register):
             add_column(self.register, self.column, self.kind)
         _after_definition_change(tables=[self.register])
 
+    def restore_logged(self, actor):
+        _check_restore(self, actor)
+        return super().restore_logged(actor)
+
     def purge_logged(self, actor, note=None):
         """Remove the field for good: its column and indexes go, the history stays."""
+        from models.base import write_tx
         table, column = self.register, self.column
-        with db.atomic():
+        with write_tx():
             super().purge_logged(actor, note)
-            model = extensible_registers().get(table)
-            _forget_applied()
+            model = extensible_registers(include_retired=True).get(table)
             if model is not None:
-                apply(load_definitions())       # the model without it, before its column goes
                 drop_column(model, column)
             _after_definition_change(tables=[table])
+
+
+def _check_restore(row, actor):
+    """A definition comes back from the recycle bin only if it still fits (another field or
+    register may have taken its name meanwhile)."""
+    deleted = row.deleted_at
+    row.deleted_at, row._before_row = None, None
+    try:
+        found = [p for p in row.problems(actor) if p[0] in ('name', 'register')]
+    finally:
+        row.deleted_at = deleted
+    if found:
+        raise RuleError([(None, '不能恢复：%s' % m) for _, m in found])
 
 
 def purged_label(table, column):
@@ -270,12 +293,28 @@ def purged_label(table, column):
 
 
 def _after_definition_change(tables):
-    """In the saving transaction: apply the definitions here, build what the schema needs
-    (indexes, search, deadline indexes) and tell every process with a new token."""
+    """In the saving transaction: tell every process with a new token. Once it has committed,
+    this process follows (its models and, at the next request, its views) and builds what the
+    schema needs: indexes, search, deadline indexes. Never before the commit: other requests of
+    this process must not use a column their transaction cannot see yet."""
     _bump()
-    changed = apply(load_definitions())
+    after_commit(lambda: follow_and_build(tables))
+
+
+def follow_and_build(tables):
+    """Apply the committed definitions here and build the indexes of the registers `tables`
+    (and of every register that changed with them), in a write transaction of its own."""
+    import logging
+    from models.base import write_tx
+    changed = sync(force=True)
     models = [m for m in all_registers() if m._meta.table_name in set(tables)] + changed
-    build_indexes(list(dict.fromkeys(models)))
+    models = [m for m in dict.fromkeys(models)
+              if m._meta.table_name in set(db.get_tables())]
+    try:
+        with write_tx():
+            build_indexes(models)
+    except Exception as exc:    # the definition is saved; init-db builds what is missing
+        logging.getLogger(__name__).warning('indexes of %s not built: %s', tables, exc)
 
 
 def register_label(table):
@@ -342,8 +381,8 @@ def field_for(defn, removed=False):
         fld = DecimalField(max_digits=16, decimal_places=2, **common)
     elif kind == '日期':
         fld = DateField(**common)
-    elif kind == '是否':
-        fld = BooleanField(default=False, **common)
+    elif kind == '是否':      # the column is NOT NULL DEFAULT false
+        fld = BooleanField(default=False, **dict(common, null=False))
     elif kind == '单选':
         fld = CharField(max_length=rules.OPTION_MAX, choices=[(o, o) for o in options], **common)
     elif kind == '多选':
@@ -416,6 +455,11 @@ def drop_column(model, column):
     for index in db.get_indexes(table):
         if column in index.columns or ('"%s"' % column) in (index.sql or ''):
             db.execute_sql('DROP INDEX IF EXISTS %s' % _q(index.name))
+    if is_sqlite():     # search triggers that still name it (SQLite refuses the drop otherwise)
+        for (name,) in db.execute_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+                "AND sql LIKE ?", (table, '%%"%s"%%' % column)).fetchall():
+            db.execute_sql('DROP TRIGGER IF EXISTS %s' % _q(name))
     if column in {c.name for c in db.get_columns(table)}:
         db.execute_sql('ALTER TABLE %s DROP COLUMN %s' % (_q(table), _q(column)))
 
@@ -429,6 +473,8 @@ def build_indexes(models):
             search.create_list_indexes(model)
     searchable = [m for m in models if search.text_fields(m)]
     with db.atomic():
+        for model in models:
+            _drop_stale_search(model)
         if is_sqlite():
             if search.sqlite_has_fts():
                 search._sqlite_seq()
@@ -441,6 +487,30 @@ def build_indexes(models):
     search.forget()
     due.install_due_indexes()
     due._OPEN_SQL.clear()
+
+
+def _drop_stale_search(model):
+    """The search index of a register whose searchable fields changed: on PostgreSQL an index
+    over another expression (its name does not change with it), on both databases the search
+    of a register left with no searchable field."""
+    from models import search
+    table = model._meta.table_name
+    if is_sqlite():
+        if search.text_fields(model):
+            return         # install_sqlite_search compares its signature and rebuilds
+        for kind in ('ai', 'ad', 'au'):
+            db.execute_sql('DROP TRIGGER IF EXISTS %s' % _q('%s_search_%s' % (table, kind)))
+        for suffix in ('_fts', '_fts2'):
+            db.execute_sql('DROP TABLE IF EXISTS %s' % _q(table + suffix))
+        if 'kefu_search_state' in db.get_tables():
+            db.execute_sql('DELETE FROM kefu_search_state WHERE table_name = ?', (table,))
+        return
+    wanted = search.pg_text_sql(model) if search.text_fields(model) else None
+    for name in ('kx_%s__grams' % table[:45], 'kx_%s__trgm' % table[:46]):
+        row = db.execute_sql('SELECT indexdef FROM pg_indexes WHERE indexname = %s',
+                             (name,)).fetchone()
+        if row is not None and (wanted is None or wanted not in row[0]):
+            db.execute_sql('DROP INDEX IF EXISTS %s' % _q(name))
 
 
 # --------------------------------------------------------------------------- registers as models
@@ -706,10 +776,12 @@ def sync(force=False):
     key = _db_key()
     try:
         token = current_token()
-    except Exception:      # before init-db made the table: nothing defined yet
+    except Exception:
         if not is_sqlite():
             db.rollback()
-        token = None
+        if 'custom_definition_state' in db.get_tables():
+            return []      # a passing error (locked, connection lost): keep what is applied
+        token = None       # before init-db made the table: nothing defined yet
     if not force and key in _applied and _applied[key] == token:
         return []
     with _lock:
@@ -781,6 +853,40 @@ REGISTER_KEYS = ('name', 'stage', 'project_scoped', 'unit_link', 'title_field', 
 FIELD_KEYS = ('name', 'kind', 'options', 'required', 'in_list', 'searchable', 'help', 'position')
 
 
+MAX_IMPORTED_DEFINITIONS = 500
+_TEXT = (str, type(None))
+REGISTER_TYPES = dict({k: _TEXT for k in REGISTER_KEYS},
+                      project_scoped=(bool,), unit_link=(bool,), sort_desc=(bool,))
+FIELD_TYPES = dict({k: _TEXT for k in FIELD_KEYS}, register=(str,), custom_register=(bool,),
+                   required=(bool,), in_list=(bool,), searchable=(bool,), position=(int,))
+REQUIRED_KEYS = ('name', 'register', 'kind')
+
+
+def _well_formed(entries, types, what, problems):
+    """The entries whose keys hold values of their kind (text, yes/no, a whole number of at most
+    four digits) and that name what they define; a message for each other one."""
+    kept = []
+    for index, entry in enumerate(entries, 1):
+        wrong = [] if isinstance(entry, dict) else ['整项']
+        for key, allowed in (types.items() if not wrong else ()):
+            if key not in entry:
+                if key in REQUIRED_KEYS:
+                    wrong.append(key)
+                continue
+            value = entry[key]
+            if key in REQUIRED_KEYS and not isinstance(value, str) or \
+                    isinstance(value, bool) and bool not in allowed or \
+                    not isinstance(value, allowed) or \
+                    isinstance(value, int) and not isinstance(value, bool) and abs(value) > 9999:
+                wrong.append(key)
+        if wrong:
+            problems.append((None, '第 %d 个%s定义格式不正确（%s）。' % (
+                index, what, '、'.join(wrong))))
+            continue
+        kept.append(entry)
+    return kept
+
+
 def export_definitions():
     """The live definitions as a JSON-ready dict: registers by name, fields by register and label
     (a custom register's fields name their register by its name: table names differ per site)."""
@@ -807,13 +913,24 @@ def import_definitions(data, actor):
     fields = data.get('fields') or []
     if not isinstance(registers, list) or not isinstance(fields, list):
         raise RuleError([(None, '文件格式不正确：registers 与 fields 应为列表。')])
+    if len(registers) + len(fields) > MAX_IMPORTED_DEFINITIONS:
+        raise RuleError([(None, '一个文件最多导入 %d 项定义。' % MAX_IMPORTED_DEFINITIONS)])
+    registers = _well_formed(registers, REGISTER_TYPES, '台账', problems)
+    fields = _well_formed(fields, FIELD_TYPES, '字段', problems)
+    if problems:
+        raise RuleError(problems)
     from models.base import write_tx
+    try:
+        return _import_entries(registers, fields, actor, problems, counts, write_tx)
+    except RuleError:
+        sync(force=True)         # back to what is committed
+        raise
+
+
+def _import_entries(registers, fields, actor, problems, counts, write_tx):
     with write_tx():
         later = {}
-        for index, entry in enumerate(registers, 1):
-            if not isinstance(entry, dict):
-                problems.append((None, '第 %d 个台账定义格式不正确。' % index))
-                continue
+        for entry in registers:
             values = {k: entry.get(k) for k in REGISTER_KEYS if k in entry}
             # Fields named by these come after the fields exist.
             later[values.get('name')] = {k: values.pop(k, None) for k in
@@ -822,11 +939,11 @@ def import_definitions(data, actor):
             row = CustomRegister.live().where(CustomRegister.name == values.get('name')).first()
             _put(CustomRegister, row, values, actor, problems, counts,
                  '台账「%s」' % values.get('name'))
+        # The fields name the registers just defined: this process knows them now (the file
+        # is all or nothing; `import_definitions` goes back to the committed state on refusal).
+        apply(load_definitions())
         tables = {r.name: r.table_name for r in CustomRegister.live()}
-        for index, entry in enumerate(fields, 1):
-            if not isinstance(entry, dict):
-                problems.append((None, '第 %d 个字段定义格式不正确。' % index))
-                continue
+        for entry in fields:
             values = {k: entry.get(k) for k in FIELD_KEYS if k in entry}
             register = entry.get('register')
             if entry.get('custom_register'):
@@ -865,7 +982,7 @@ def _put(model, row, values, actor, problems, counts, what):
         counts['updated'] += 1
     except RuleError as exc:
         problems.extend((None, '%s：%s' % (what, m)) for _, m in exc.problems)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         problems.append((None, '%s：值的格式不正确（%s）。' % (what, exc)))
 
 

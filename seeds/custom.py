@@ -16,6 +16,9 @@ def seed(ctx):
     register = custom.CustomRegister.create_logged(
         admin, name='业主生日关怀台账', stage='业主沟通', project_scoped=True, unit_link=True)
     table = register.table_name
+    # The demo is loaded in one transaction before the portal serves: the register and its
+    # fields are needed now, not after the commit.
+    custom.apply(custom.load_definitions())
     columns = {}
     for position, (name, kind, extra) in enumerate((
             ('业主姓名', '文本', {'required': True, 'in_list': True, 'searchable': True}),
@@ -26,6 +29,7 @@ def seed(ctx):
             ('关怀记录', '多行文本', {'searchable': True})), 1):
         columns[name] = field(admin, register=table, name=name, kind=kind, position=position,
                               **extra).column
+    custom.apply(custom.load_definitions())
     register = custom.CustomRegister.get_by_id(register.id)
     register.title_field, register.sort_field = '业主姓名', '生日'
     register.deadline_field, register.status_field, register.done_values = '生日', '关怀状态', '已关怀'

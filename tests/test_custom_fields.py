@@ -416,3 +416,45 @@ def test_a_shared_custom_register_is_master_data_kept_by_supervisors(projects, u
     assert response.status_code == 302, response.get_data(as_text=True)[-2000:]
     details = client_as('auditor').get('/admin/%s/' % table).get_data(as_text=True)
     assert '车位何时交付？' in details
+
+
+MALFORMED = [
+ {"format":"kefu-ledger/custom-definitions","registers":[{"name":["a","b"]}]},
+ {"format":"kefu-ledger/custom-definitions","registers":[{"name":{"x":1}}]},
+ {"format":"kefu-ledger/custom-definitions","fields":[{"register":["c"],"custom_register":True,"name":"x","kind":"文本"}]},
+ {"format":"kefu-ledger/custom-definitions","registers":[{"name":5}]},
+ {"format":"kefu-ledger/custom-definitions","fields":[{"register":"complaint","name":5,"kind":"文本"}]},
+ {"format":"kefu-ledger/custom-definitions","registers":[{"name":"R1","title_field":["a"]}]},
+ {"format":"kefu-ledger/custom-definitions","fields":[{"register":"complaint","name":"x","kind":"文本","position":10**30}]},
+ {"format":"kefu-ledger/custom-definitions","fields":[{"register":"complaint","name":"x","kind":"奇怪"}]},
+ {"format":"kefu-ledger/custom-definitions","fields":"x"},
+ {"format":"kefu-ledger/custom-definitions","fields":[1,2]},
+]
+
+def test_a_malformed_definitions_file_or_number_is_refused_with_a_message(projects, users,
+                                                                          client_as):
+    admin = client_as('admin')
+    for data in MALFORMED:
+        r = admin.post_form('/admin/custom_field/definitions/', {'file': (io.BytesIO(json.dumps(data).encode()), 'd.json')}, content_type='multipart/form-data')
+        assert r.status_code == 200, data
+        assert '未导入任何定义' in r.get_data(as_text=True) or '格式不正确' in r.get_data(as_text=True), data
+    r = admin.post_form('/admin/custom_field/new/', {'register': 'complaint', 'name': 'p', 'kind': '文本', 'position': '9' * 30})
+    assert r.status_code == 200
+
+def test_a_searchable_field_purges_and_a_taken_name_is_not_restored(projects, users, client_as):
+    admin = client_as('admin')
+    reg = admin.post_form('/admin/custom_register/new/', {'name': 'R', 'stage': '交付后', 'project_scoped': 'y'})
+    r = custom.CustomRegister.get(custom.CustomRegister.name == 'R')
+    f = add_field(admin, r.table_name, '甲', '文本', searchable='y')
+    m = custom._classes[r.table_name]
+    m.create_logged(None, project=projects['mine'], **{f.column: 'abc'})
+    f = custom.CustomField.get_by_id(f.id); f.delete_logged(users['admin'])
+    resp = admin.post_form('/admin/recycle/purge/custom_field/%d' % f.id)
+    assert resp.status_code == 302
+    assert f.column not in {c.name for c in custom.db.get_columns(r.table_name)}
+    g = add_field(admin, 'complaint', '渠道', '文本')
+    g = custom.CustomField.get_by_id(g.id); g.delete_logged(users['admin'])
+    add_field(admin, 'complaint', '渠道', '文本')
+    page = admin.post_form('/admin/recycle/restore/custom_field/%d' % g.id, follow_redirects=True).get_data(as_text=True)
+    assert '不能恢复' in page
+    assert custom.CustomField.live().where(custom.CustomField.name == '渠道').count() == 1

@@ -281,6 +281,10 @@ class RecycleBinView(PortalAccess, BaseView):
             return redirect(url_for('.index'))
         try:
             row.restore_logged(current_user._get_current_object())
+        except RuleError as exc:           # e.g. a definition whose name was taken meanwhile
+            for _, message in exc.problems:
+                flash(message, 'error')
+            return redirect(url_for('.index'))
         except IntegrityError as exc:      # e.g. a live row has since taken its unique key
             current_app.logger.warning('refused restore of %s %s: %s', table, row_id, exc)
             flash('无法恢复：已有一条相同的有效记录（如相同编号或房号），请先处理那条记录。', 'error')
