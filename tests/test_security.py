@@ -8,29 +8,12 @@ import itsdangerous.timed
 import pytest
 
 from conftest import PASSWORD, TOKEN_RE, login, logout
+from test_login_throttle import backdate, client_from, fail
 from models.base import LoginAttempt, User, now
 from views import security
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(os.path.dirname(HERE), 'templates')
-
-
-def fail(client, username, times=1):
-    for _ in range(times):
-        response = login(client, username, 'wrong-password-1')
-    return response
-
-
-def client_from(app, address):
-    client = app.test_client()
-    client.environ_base['REMOTE_ADDR'] = address
-    return client
-
-
-def backdate_attempts(minutes):
-    for attempt in LoginAttempt.select():
-        attempt.at -= datetime.timedelta(minutes=minutes)
-        attempt.save()
 
 
 # ------------------------------------------------------------------ throttling
@@ -66,7 +49,7 @@ def test_user_failures_from_another_address_only_slow_a_new_address(app, users):
     other = client_from(app, '10.0.0.2')
     response = login(other, 'clerk')
     assert response.status_code == 429 and '秒后再试' in response.get_data(as_text=True)
-    backdate_attempts(1)                      # a delay of seconds, not a 15-minute lock
+    backdate(60)                          # a delay of seconds, not a 15-minute lock
     assert login(other, 'clerk').status_code == 302
 
 
@@ -83,18 +66,18 @@ def test_address_is_locked_after_30_failures_on_many_user_names(app, users):
 def test_lock_ends_after_15_minutes(app, users):
     client = app.test_client()
     fail(client, 'clerk', 5)
-    backdate_attempts(16)
+    backdate(60 * 16)
     assert login(client, 'clerk').status_code == 302
 
 
 def test_lock_lasts_15_minutes_from_the_fifth_failure(app, users):
     client = app.test_client()
     fail(client, 'clerk', 4)
-    backdate_attempts(14)        # four failures 14 minutes ago, the fifth now
+    backdate(60 * 14)        # four failures 14 minutes ago, the fifth now
     fail(client, 'clerk')
-    backdate_attempts(10)        # ten minutes later the first four are 24 minutes old
+    backdate(60 * 10)        # ten minutes later the first four are 24 minutes old
     assert login(client, 'clerk').status_code == 429
-    backdate_attempts(6)         # sixteen minutes after the fifth
+    backdate(60 * 6)         # sixteen minutes after the fifth
     assert login(client, 'clerk').status_code == 302
 
 

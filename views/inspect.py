@@ -161,14 +161,23 @@ def api_me():
         major_clause=issue_rules.MAJOR_ISSUE_CLAUSE)
 
 
-@bp.route('/inspect/api/project')
-def api_project():
+def _asked_project():
+    """(the project asked for, None), or (None, the JSON answer) when the request may not go on:
+    not signed in, no power, or a project that is not the user's."""
     refused = _guard()
     if refused:
-        return refused
+        return None, refused
     project = _project_arg()
     if project is None:
-        return jsonify(ok=False, message='项目不存在，或不属于您负责的项目。'), 404
+        return None, (jsonify(ok=False, message='项目不存在，或不属于您负责的项目。'), 404)
+    return project, None
+
+
+@bp.route('/inspect/api/project')
+def api_project():
+    project, refused = _asked_project()
+    if refused:
+        return refused
     rounds = walk.project_rounds(project.id)
     contractors = sorted(Contractor.live(Contractor.id, Contractor.name, Contractor.kind),
                          key=lambda c: (c.kind not in ('总包', '分包'), c.name))
@@ -186,13 +195,10 @@ def api_project():
 @bp.route('/inspect/api/building')
 def api_building():
     """The building's units floor by floor and their open issues: what the tablet keeps."""
-    refused = _guard()
+    project, refused = _asked_project()
     if refused:
         return refused
-    project = _project_arg()
     building = (request.args.get('building') or '').strip()
-    if project is None:
-        return jsonify(ok=False, message='项目不存在，或不属于您负责的项目。'), 404
     if not building or len(building) > 16 or '\x00' in building:
         return jsonify(ok=False, message='请选择楼栋。'), 404
     units = walk.building_units(project.id, building)

@@ -16,6 +16,22 @@ def open_new_issue(page, mark):
     return page.url
 
 
+def refused_issue_with_photo(page, login, filename):
+    """A clerk's new issue with a photo chosen, refused (让步接收 is a supervisor's decision):
+    the form comes back. Returns the mark of its description."""
+    login(page, 'clerk')
+    mark = stamp()
+    open_new_issue(page, mark)
+    page.get_by_label('部位/位置').fill('客厅')
+    page.get_by_label('问题类别').select_option('交楼标准')
+    page.get_by_label('问题描述').fill('%s 墙面开裂' % mark)
+    page.get_by_label('状态').select_option('让步接收')
+    page.get_by_label('照片').set_input_files({'name': filename, 'mimeType': 'image/png',
+                                               'buffer': page.screenshot()})
+    save_form(page)
+    return mark
+
+
 def fresh_clerk(browser, portal):
     """A tab of its own, signed in apart from the shared sessions (its cookies are dropped)."""
     context = new_context(browser, portal)
@@ -59,16 +75,7 @@ def test_typed_text_survives_the_end_of_the_session(browser, portal):
 
 
 def test_a_refused_form_keeps_the_chosen_photo(page, login):
-    login(page, 'clerk')
-    mark = stamp()
-    open_new_issue(page, mark)
-    page.get_by_label('部位/位置').fill('客厅')
-    page.get_by_label('问题类别').select_option('交楼标准')
-    page.get_by_label('问题描述').fill('%s 墙面开裂' % mark)
-    page.get_by_label('状态').select_option('让步接收')        # a supervisor's decision: refused
-    page.get_by_label('照片').set_input_files({'name': 'IMG_0001.png', 'mimeType': 'image/png',
-                                               'buffer': page.screenshot()})
-    save_form(page)
+    mark = refused_issue_with_photo(page, login, 'IMG_0001.png')
     assert '/new/' in page.url, page.url
     expect(page.locator('[data-file-kept]')).to_contain_text('已保留您选择的文件「IMG_0001.png」')
     assert page.get_by_label('照片').evaluate('e => [...e.files].map(f => f.name)') == ['IMG_0001.png']
@@ -87,16 +94,7 @@ def test_a_refused_form_keeps_the_chosen_photo(page, login):
 
 def test_where_the_photo_cannot_be_kept_the_form_says_so(page, login):
     page.add_init_script('delete window.DataTransfer')      # a browser that cannot put it back
-    login(page, 'clerk')
-    mark = stamp()
-    open_new_issue(page, mark)
-    page.get_by_label('部位/位置').fill('客厅')
-    page.get_by_label('问题类别').select_option('交楼标准')
-    page.get_by_label('问题描述').fill('%s 墙面开裂' % mark)
-    page.get_by_label('状态').select_option('让步接收')
-    page.get_by_label('照片').set_input_files({'name': 'IMG_0002.png', 'mimeType': 'image/png',
-                                               'buffer': page.screenshot()})
-    save_form(page)
+    refused_issue_with_photo(page, login, 'IMG_0002.png')
     hint = page.locator('[data-reattach]')
     expect(hint).to_contain_text('IMG_0002.png')
     expect(hint).to_contain_text('请重新选择')
